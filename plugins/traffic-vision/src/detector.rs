@@ -1,0 +1,313 @@
+//! A YOLO detector on one ONNX Runtime session: letterbox in, boxes in frame pixels out.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::runtime::{environment, require_file};
+use crate::{nms, Detection, Frame, Letterbox, OutputLayout, VisionError};
+
+/// Which classes to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClassFilter {
+    All,
+    /// Class names (as the model names them) or indices.
+    Only(Vec<String>),
+}
+
+impl ClassFilter {
+    /// Parses `all` or a comma-separated list of names or indices.
+    pub fn parse(s: &str) -> Self {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("all") || s.is_empty() {
+            return ClassFilter::All;
+        }
+        ClassFilter::Only(s.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+    }
+
+    /// One flag per class index; unknown names are an error listing the model's classes.
+    pub fn mask(&self, names: &[String]) -> Result<Vec<bool>, VisionError> {
+        let ClassFilter::Only(wanted) = self else {
+            return Ok(vec![true; names.len()]);
+        };
+        let mut mask = vec![false; names.len()];
+        for w in wanted {
+            let index = names.iter().position(|n| n == w).or_else(|| w.parse::<usize>().ok().filter(|&i| i < names.len()));
+            match index {
+                Some(i) => mask[i] = true,
+                None => {
+                    return Err(VisionError::Config(format!(
+                        "class '{w}' is not one of the model's classes: {}",
+                        names.join(",")
+                    )))
+                }
+            }
+        }
+        Ok(mask)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DetectorConfig {
+    pub model: PathBuf,
+    /// Class names when the model does not carry them in its metadata.
+    pub labels: Option<Vec<String>>,
+    pub conf_threshold: f32,
+    pub iou_threshold: f32,
+    /// Long side of the model input (rectangular when the model's input is dynamic).
+    pub input_size: usize,
+    /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.
+    pub threads: usize,
+    pub classes: ClassFilter,
+    pub max_det: usize,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            model: crate::runtime::weight("yolov8n.onnx"),
+            labels: None,
+            conf_threshold: 0.25,
+            iou_threshold: 0.45,
+            input_size: 640,
+            threads: 0,
+            classes: ClassFilter::All,
+            max_det: 300,
+        }
+    }
+}
+
+/// Where the time of one `detect` call went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub postprocess: Duration,
+}
+
+pub struct YoloDetector {
+    session: Session,
+    input_name: String,
+    output_name: String,
+    names: Vec<String>,
+    keep: Vec<bool>,
+    /// `(width, height)` of a model with a static input; `None` when height and width are dynamic.
+    fixed_input: Option<(usize, usize)>,
+    stride: usize,
+    config: DetectorConfig,
+    layout: Option<OutputLayout>,
+    letterbox: Option<Letterbox>,
+    input: Vec<f32>,
+    candidates: Vec<Detection>,
+    pub last_times: StageTimes,
+}
+
+impl YoloDetector {
+    pub fn load(config: DetectorConfig) -> Result<Self, VisionError> {
+        require_file("YOLO model", &config.model)?;
+        let env = environment()?;
+        let mut builder = Session::builder(&env)?.with_optimization_level(GraphOptimizationLevel::Level3)?;
+        if config.threads > 0 {
+            builder = builder.with_intra_threads(config.threads)?;
+        }
+        let session = builder
+            .commit_from_file(&config.model)
+            .map_err(|e| VisionError::Model(format!("{}: {e}", config.model.display())))?;
+
+        let (input_name, fixed_input) = image_input(&session, &config.model)?;
+        let output_name = session
+            .outputs()
+            .first()
+            .map(|o| o.name().to_string())
+            .ok_or_else(|| VisionError::Model("the model has no output".into()))?;
+        let (names, stride) = {
+            let metadata = session.metadata()?;
+            let names = match &config.labels {
+                Some(labels) => labels.clone(),
+                None => metadata.custom("names").map(|n| parse_names(&n)).unwrap_or_default(),
+            };
+            (names, metadata.custom("stride").and_then(|s| s.trim().parse().ok()).unwrap_or(32))
+        };
+        let keep = config.classes.mask(&names)?;
+        let mut detector = YoloDetector {
+            session,
+            input_name,
+            output_name,
+            names,
+            keep,
+            fixed_input,
+            stride,
+            config,
+            layout: None,
+            letterbox: None,
+            input: Vec::new(),
+            candidates: Vec::new(),
+            last_times: StageTimes::default(),
+        };
+        detector.check_output_layout()?;
+        Ok(detector)
+    }
+
+    /// Class names, by class index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn layout(&self) -> Option<OutputLayout> {
+        self.layout
+    }
+
+    /// The model input `(width, height)` that a frame of this size is letterboxed into.
+    pub fn input_size_for(&self, width: usize, height: usize) -> Result<(usize, usize), VisionError> {
+        let lb = self.make_letterbox(width, height)?;
+        Ok((lb.dst_w, lb.dst_h))
+    }
+
+    /// Runs the model once on a blank input: a model whose output we cannot read fails here,
+    /// at start-up, not on the first frame; and the first frame is not slowed by allocation.
+    fn check_output_layout(&mut self) -> Result<(), VisionError> {
+        let (w, h) = self.fixed_input.unwrap_or((self.config.input_size, self.config.input_size));
+        let blank = vec![0u8; w * h * 3];
+        self.detect(&Frame::rgb(&blank, w, h)?)?;
+        Ok(())
+    }
+
+    fn make_letterbox(&self, width: usize, height: usize) -> Result<Letterbox, VisionError> {
+        match self.fixed_input {
+            Some((w, h)) => Letterbox::fixed(width, height, w, h),
+            None => Letterbox::rect(width, height, self.config.input_size, self.stride),
+        }
+    }
+
+    /// Detects objects in one frame; boxes in frame pixels, best first.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, VisionError> {
+        let t0 = Instant::now();
+        let stale = self.letterbox.as_ref().is_none_or(|lb| lb.src_w != frame.width || lb.src_h != frame.height);
+        if stale {
+            let lb = self.make_letterbox(frame.width, frame.height)?;
+            self.input.resize(lb.input_len(), 0.0);
+            self.letterbox = Some(lb);
+        }
+        let Some(lb) = self.letterbox.as_ref() else {
+            return Err(VisionError::Frame("no letterbox".into()));
+        };
+        lb.fill(frame, &mut self.input)?;
+        let t1 = Instant::now();
+
+        let shape = [1usize, 3, lb.dst_h, lb.dst_w];
+        let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor])?;
+        let t2 = Instant::now();
+
+        let output = outputs
+            .get(&self.output_name)
+            .ok_or_else(|| VisionError::Model(format!("output '{}' missing", self.output_name)))?;
+        let (out_shape, data) = output
+            .try_extract_tensor::<f32>()
+            .map_err(|e| VisionError::Model(format!("output '{}' is not a float32 tensor: {e}", self.output_name)))?;
+        let layout = match self.layout {
+            Some(l) => l,
+            None => {
+                let known = (!self.names.is_empty()).then_some(self.names.len());
+                let l = OutputLayout::from_shape(out_shape, known)?;
+                if self.names.is_empty() {
+                    // No names in the model nor a labels file: report indices.
+                    self.names = (0..l.classes().unwrap_or(0)).map(|i| i.to_string()).collect();
+                    self.keep = self.config.classes.mask(&self.names)?;
+                }
+                self.layout = Some(l);
+                l
+            }
+        };
+        self.candidates.clear();
+        let keep = &self.keep;
+        let allowed = |c: u32| keep.get(c as usize).copied().unwrap_or(false);
+        layout.decode(data, out_shape, self.config.conf_threshold, &allowed, &mut self.candidates)?;
+        drop(outputs);
+        let mut dets: Vec<Detection> = self
+            .candidates
+            .iter()
+            .map(|d| Detection { bbox: lb.to_frame(d.bbox), ..*d })
+            .filter(|d| d.bbox.area() > 0.0)
+            .collect();
+        if layout.is_end_to_end() {
+            dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+            dets.truncate(self.config.max_det);
+        } else {
+            nms(&mut dets, self.config.iou_threshold, self.config.max_det);
+        }
+        self.last_times = StageTimes { preprocess: t1 - t0, inference: t2 - t1, postprocess: t2.elapsed() };
+        Ok(dets)
+    }
+}
+
+/// The single image input: its name, and its size when static.
+fn image_input(session: &Session, path: &Path) -> Result<(String, Option<(usize, usize)>), VisionError> {
+    let [input] = session.inputs() else {
+        return Err(VisionError::Model(format!("{} has {} inputs; a YOLO model has one", path.display(), session.inputs().len())));
+    };
+    let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
+        return Err(VisionError::Model(format!("input '{}' is not a tensor", input.name())));
+    };
+    if *ty != TensorElementType::Float32 {
+        return Err(VisionError::Model(format!("input '{}' is {ty:?}; float32 is supported", input.name())));
+    }
+    let dims: &[i64] = shape;
+    match dims {
+        [_, 3, h, w] if *h > 0 && *w > 0 => Ok((input.name().to_string(), Some((*w as usize, *h as usize)))),
+        [_, 3, _, _] => Ok((input.name().to_string(), None)),
+        _ => Err(VisionError::Model(format!("input '{}' has shape {dims:?}; expected [1,3,H,W]", input.name()))),
+    }
+}
+
+/// Reads Ultralytics' `names` metadata, a Python dict literal: `{0: 'person', 1: 'bicycle'}`.
+pub fn parse_names(s: &str) -> Vec<String> {
+    let mut names: Vec<(usize, String)> = Vec::new();
+    let mut rest = s.trim().trim_start_matches('{');
+    while let Some(colon) = rest.find(':') {
+        let Ok(index) = rest[..colon].trim().trim_start_matches(',').trim().parse::<usize>() else {
+            break;
+        };
+        let after = rest[colon + 1..].trim_start();
+        let Some(quote) = after.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+            break;
+        };
+        let Some(end) = after[1..].find(quote) else {
+            break;
+        };
+        names.push((index, after[1..1 + end].to_string()));
+        rest = &after[end + 2..];
+    }
+    names.sort_by_key(|(i, _)| *i);
+    // Indices must be 0..n; a gap means we misread the string.
+    if names.iter().enumerate().any(|(k, (i, _))| k != *i) {
+        return Vec::new();
+    }
+    names.into_iter().map(|(_, n)| n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ultralytics_names() {
+        let names = parse_names("{0: 'person', 1: 'bicycle', 2: \"traffic light\", 3: 'it''s'}");
+        assert_eq!(names[..3], ["person", "bicycle", "traffic light"]);
+        assert_eq!(parse_names("{0: 'plate'}"), ["plate"]);
+        assert!(parse_names("garbage").is_empty());
+        assert!(parse_names("{1: 'a'}").is_empty());
+    }
+
+    #[test]
+    fn class_filter_by_name_or_index() {
+        let names: Vec<String> = ["person", "bicycle", "car"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(ClassFilter::parse("car, 0").mask(&names).unwrap(), [true, false, true]);
+        assert_eq!(ClassFilter::parse("all").mask(&names).unwrap(), [true, true, true]);
+        let err = ClassFilter::parse("tank").mask(&names).unwrap_err().to_string();
+        assert!(err.contains("tank") && err.contains("person,bicycle,car"), "{err}");
+    }
+}

@@ -1,0 +1,18 @@
+//! The vision core of the traffic plugins, with no GStreamer in it: frames, letterbox,
+//! YOLO output decoding, NMS and the ONNX Runtime sessions. The element shells in
+//! `plugins/traffic` map buffers into [`Frame`]s and call into here.
+
+pub mod detection;
+pub mod detector;
+pub mod error;
+pub mod frame;
+pub mod letterbox;
+pub mod runtime;
+pub mod yolo;
+
+pub use detection::{nms, BBox, Detection};
+pub use detector::{ClassFilter, DetectorConfig, StageTimes, YoloDetector};
+pub use error::VisionError;
+pub use frame::{Frame, PixelFormat, YuvMatrix};
+pub use letterbox::Letterbox;
+pub use yolo::OutputLayout;

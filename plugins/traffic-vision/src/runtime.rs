@@ -1,0 +1,63 @@
+//! Where our files live, and the one ONNX Runtime environment of the process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::environment::Environment;
+
+use crate::VisionError;
+
+/// File name of the ONNX Runtime library that `scripts/fetch_models.sh` puts in `weights/`.
+pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.32.0";
+
+const SETUP_HINT: &str = "run `make setup` (scripts/setup.sh) in the traffic-vision checkout to fetch it";
+
+/// The models folder: `$TRAFFIC_WEIGHTS_DIR`, else the checkout's `weights/` this was built from.
+pub fn weights_dir() -> PathBuf {
+    match std::env::var_os("TRAFFIC_WEIGHTS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../weights"),
+    }
+}
+
+/// A file in the models folder.
+pub fn weight(name: &str) -> PathBuf {
+    weights_dir().join(name)
+}
+
+/// `$ORT_DYLIB_PATH`, else the library in the models folder.
+pub fn ort_library_path() -> PathBuf {
+    match std::env::var_os("ORT_DYLIB_PATH") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => weight(ORT_LIBRARY),
+    }
+}
+
+/// Fails with a message naming the file and how to get it.
+pub fn require_file(what: &'static str, path: &Path) -> Result<(), VisionError> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(VisionError::MissingFile { what, path: path.to_path_buf(), hint: SETUP_HINT.into() })
+    }
+}
+
+static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
+
+/// The process-wide ONNX Runtime environment, loading the library on first use. The library
+/// is loaded lazily so that the plugin itself registers even where it is missing; a failure is
+/// not cached, so fixing the path and restarting the element works.
+pub fn environment() -> Result<Environment, VisionError> {
+    let mut guard = ENVIRONMENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(env) = guard.as_ref() {
+        return Ok(env.clone());
+    }
+    let lib = ort_library_path();
+    require_file("ONNX Runtime library", &lib)?;
+    let env = ort::init_from(&lib)
+        .map_err(|e| VisionError::Runtime(format!("cannot load {}: {e}", lib.display())))?
+        .with_name("traffic-vision")
+        .build()?;
+    *guard = Some(env.clone());
+    Ok(env)
+}
