@@ -151,6 +151,12 @@ impl YoloDetector {
         Ok(detector)
     }
 
+    /// Changes the thresholds for the next frames (they are cheap to change while running).
+    pub fn set_thresholds(&mut self, conf: f32, iou: f32) {
+        self.config.conf_threshold = conf;
+        self.config.iou_threshold = iou;
+    }
+
     /// Class names, by class index.
     pub fn names(&self) -> &[String] {
         &self.names

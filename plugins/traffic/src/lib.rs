@@ -1,0 +1,24 @@
+//! `libgsttraffic`: GStreamer elements for traffic video analytics. Each element is a thin
+//! shell: it maps the buffer, calls `traffic-vision`, and writes `traffic-meta`.
+
+mod trafficpublish;
+mod video;
+mod yolodetect;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+    yolodetect::register(plugin)?;
+    trafficpublish::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    traffic,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

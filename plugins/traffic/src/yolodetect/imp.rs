@@ -1,0 +1,356 @@
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use traffic_meta::{Detection, PixelBox, NO_PARENT};
+use traffic_vision::{ClassFilter, DetectorConfig, StageTimes, VisionError, YoloDetector};
+
+use crate::video;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("yolodetect", gst::DebugColorFlags::empty(), Some("YOLO object detector"))
+});
+
+const DEFAULT_MODEL: &str = "yolov8n.onnx";
+const DEFAULT_CLASSES: &str = "car,motorcycle,bus,truck";
+
+#[derive(Clone, Debug)]
+struct Settings {
+    /// Empty: `yolov8n.onnx` in the weights folder.
+    model: String,
+    labels: String,
+    conf_threshold: f64,
+    iou_threshold: f64,
+    classes: String,
+    interval: u32,
+    threads: u32,
+    input_size: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model: String::new(),
+            labels: String::new(),
+            conf_threshold: 0.25,
+            iou_threshold: 0.45,
+            classes: DEFAULT_CLASSES.into(),
+            interval: 1,
+            threads: 0,
+            input_size: 640,
+        }
+    }
+}
+
+impl Settings {
+    fn model_path(&self) -> PathBuf {
+        if self.model.is_empty() {
+            traffic_vision::runtime::weight(DEFAULT_MODEL)
+        } else {
+            PathBuf::from(&self.model)
+        }
+    }
+
+    fn detector_config(&self) -> Result<DetectorConfig, VisionError> {
+        let labels = if self.labels.is_empty() {
+            None
+        } else {
+            let text = std::fs::read_to_string(&self.labels).map_err(|e| VisionError::MissingFile {
+                what: "labels file",
+                path: PathBuf::from(&self.labels),
+                hint: e.to_string(),
+            })?;
+            Some(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        };
+        Ok(DetectorConfig {
+            model: self.model_path(),
+            labels,
+            conf_threshold: self.conf_threshold as f32,
+            iou_threshold: self.iou_threshold as f32,
+            input_size: self.input_size as usize,
+            threads: self.threads as usize,
+            classes: ClassFilter::parse(&self.classes),
+            ..DetectorConfig::default()
+        })
+    }
+}
+
+/// Running totals for the `stats` property.
+#[derive(Default)]
+struct Stats {
+    frames: u64,
+    inferences: u64,
+    detections: u64,
+    total: StageTimes,
+}
+
+struct State {
+    detector: YoloDetector,
+    info: Option<gst_video::VideoInfo>,
+    frame_index: u64,
+    stats: Stats,
+}
+
+#[derive(Default)]
+pub struct YoloDetect {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The GStreamer error for a vision-core failure at start-up.
+pub(crate) fn start_error(e: &VisionError) -> gst::ErrorMessage {
+    match e {
+        VisionError::MissingFile { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]),
+        VisionError::Runtime(_) => gst::error_msg!(gst::LibraryError::Init, ["{}", e]),
+        _ => gst::error_msg!(gst::ResourceError::Settings, ["{}", e]),
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for YoloDetect {
+    const NAME: &'static str = "GstYoloDetect";
+    type Type = super::YoloDetect;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for YoloDetect {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb("YOLO ONNX model (YOLOv5, YOLOv8/11 or end-to-end layout); empty: yolov8n.onnx in $TRAFFIC_WEIGHTS_DIR (the checkout's weights/)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("labels")
+                    .nick("Labels file")
+                    .blurb("Class names, one per line, for models without 'names' metadata; empty: the model's own names")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("conf-threshold")
+                    .nick("Confidence threshold")
+                    .blurb("Minimum class confidence of a reported box")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.conf_threshold)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("iou-threshold")
+                    .nick("IoU threshold")
+                    .blurb("Non-maximum suppression: boxes of one class overlapping more than this are merged")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.iou_threshold)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("classes")
+                    .nick("Classes")
+                    .blurb("Comma-separated class names or indices to report, or 'all'")
+                    .default_value(Some(DEFAULT_CLASSES))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Run the model on every Nth frame; mottracker carries the boxes over the frames between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(d.interval)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads; 0: one per core")
+                    .maximum(256)
+                    .default_value(d.threads)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("input-size")
+                    .nick("Input size")
+                    .blurb("Long side of the model input in pixels, a multiple of 32; rectangular (frame aspect) when the model's input is dynamic, ignored when it is fixed")
+                    .minimum(32)
+                    .maximum(4096)
+                    .default_value(d.input_size)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb("frames, inferences, detections, and mean preprocess/inference/postprocess milliseconds")
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "labels" => s.labels = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "conf-threshold" => s.conf_threshold = value.get().unwrap_or(s.conf_threshold),
+            "iou-threshold" => s.iou_threshold = value.get().unwrap_or(s.iou_threshold),
+            "classes" => {
+                s.classes = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_CLASSES.into())
+            }
+            "interval" => s.interval = value.get().unwrap_or(s.interval),
+            "threads" => s.threads = value.get().unwrap_or(s.threads),
+            "input-size" => {
+                let size: u32 = value.get().unwrap_or(s.input_size);
+                // Models downsample by 32: round to the nearest multiple rather than fail later.
+                let rounded = ((size + 16) / 32 * 32).max(32);
+                if rounded != size {
+                    gst::warning!(CAT, imp = self, "input-size {size} is not a multiple of 32, using {rounded}");
+                }
+                s.input_size = rounded;
+            }
+            name => gst::warning!(CAT, imp = self, "unknown property {name}"),
+        }
+        gst::debug!(CAT, imp = self, "{} set", pspec.name());
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model_path().to_string_lossy().to_value(),
+            "labels" => s.labels.to_value(),
+            "conf-threshold" => s.conf_threshold.to_value(),
+            "iou-threshold" => s.iou_threshold.to_value(),
+            "classes" => s.classes.to_value(),
+            "interval" => s.interval.to_value(),
+            "threads" => s.threads.to_value(),
+            "input-size" => s.input_size.to_value(),
+            "stats" => self.stats().to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for YoloDetect {}
+
+impl ElementImpl for YoloDetect {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "YOLO detector",
+                "Filter/Analyzer/Video",
+                "Detects objects with a YOLO ONNX model (ONNX Runtime) and attaches them as region-of-interest metadata",
+                "traffic-vision developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = video::caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for YoloDetect {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let config = settings.detector_config().map_err(|e| start_error(&e))?;
+        gst::info!(CAT, imp = self, "loading {}", config.model.display());
+        let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
+        gst::info!(CAT, imp = self, "model ready: {:?}, {} classes", detector.layout(), detector.names().len());
+        *lock(&self.state) = Some(State { detector, info: None, frame_index: 0, stats: Stats::default() });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = None;
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        if let Some(state) = lock(&self.state).as_mut() {
+            state.info = Some(info);
+        }
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (interval, conf, iou) = {
+            let s = lock(&self.settings);
+            (s.interval.max(1) as u64, s.conf_threshold as f32, s.iou_threshold as f32)
+        };
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let index = state.frame_index;
+        state.frame_index += 1;
+        state.stats.frames += 1;
+        if index % interval != 0 {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        state.detector.set_thresholds(conf, iou);
+        let detections = {
+            let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info).map_err(|_| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the video frame"]);
+                gst::FlowError::Error
+            })?;
+            video::frame(&vframe).and_then(|frame| state.detector.detect(&frame)).map_err(|e| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["detection failed: {}", e]);
+                gst::FlowError::Error
+            })?
+        };
+        let size = video::frame_size(&info);
+        for d in &detections {
+            let label = state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+            let det = Detection {
+                label,
+                label_id: d.class_id,
+                confidence: d.score as f64,
+                bbox: PixelBox { x1: d.bbox.x1 as f64, y1: d.bbox.y1 as f64, x2: d.bbox.x2 as f64, y2: d.bbox.y2 as f64 },
+            };
+            traffic_meta::add_detection(buf, size, &det, NO_PARENT);
+        }
+        let t = state.detector.last_times;
+        let stats = &mut state.stats;
+        stats.inferences += 1;
+        stats.detections += detections.len() as u64;
+        stats.total.preprocess += t.preprocess;
+        stats.total.inference += t.inference;
+        stats.total.postprocess += t.postprocess;
+        gst::trace!(CAT, imp = self, "frame {index}: {} objects, {:?}", detections.len(), t);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl YoloDetect {
+    fn stats(&self) -> gst::Structure {
+        let guard = lock(&self.state);
+        let empty = Stats::default();
+        let s = guard.as_ref().map_or(&empty, |st| &st.stats);
+        let mean_ms = |d: Duration| if s.inferences == 0 { 0.0 } else { d.as_secs_f64() * 1e3 / s.inferences as f64 };
+        gst::Structure::builder("yolodetect-stats")
+            .field("frames", s.frames)
+            .field("inferences", s.inferences)
+            .field("detections", s.detections)
+            .field("preprocess-ms", mean_ms(s.total.preprocess))
+            .field("inference-ms", mean_ms(s.total.inference))
+            .field("postprocess-ms", mean_ms(s.total.postprocess))
+            .build()
+    }
+}
