@@ -99,6 +99,9 @@ pub struct YoloDetector {
     stride: usize,
     config: DetectorConfig,
     layout: Option<OutputLayout>,
+    /// The model named no classes: `names` are indices.
+    named_by_index: bool,
+    last_output_shape: [i64; 3],
     letterbox: Option<Letterbox>,
     input: Vec<f32>,
     candidates: Vec<Detection>,
@@ -131,23 +134,32 @@ impl YoloDetector {
             };
             (names, metadata.custom("stride").and_then(|s| s.trim().parse().ok()).unwrap_or(32))
         };
-        let keep = config.classes.mask(&names)?;
         let mut detector = YoloDetector {
             session,
             input_name,
             output_name,
             names,
-            keep,
+            // Every class until the dry run below has told us how many there are.
+            keep: Vec::new(),
             fixed_input,
             stride,
             config,
             layout: None,
+            named_by_index: false,
+            last_output_shape: [0; 3],
             letterbox: None,
             input: Vec::new(),
             candidates: Vec::new(),
             last_times: StageTimes::default(),
         };
         detector.check_output_layout()?;
+        detector.keep = detector.config.classes.mask(&detector.names).map_err(|e| {
+            if detector.named_by_index {
+                VisionError::Config(format!("{e} (the model carries no class names: set a labels file or use indices)"))
+            } else {
+                e
+            }
+        })?;
         Ok(detector)
     }
 
@@ -177,7 +189,26 @@ impl YoloDetector {
     fn check_output_layout(&mut self) -> Result<(), VisionError> {
         let (w, h) = self.fixed_input.unwrap_or((self.config.input_size, self.config.input_size));
         let blank = vec![0u8; w * h * 3];
-        self.detect(&Frame::rgb(&blank, w, h)?)?;
+        self.detect(&Frame::rgb(&blank, w, h)?).map_err(|e| match e {
+            VisionError::Runtime(m) => {
+                VisionError::Model(format!("{}: cannot run on a {w}x{h} image: {m}", self.config.model.display()))
+            }
+            e => e,
+        })?;
+        let Some(layout) = self.layout else {
+            return Err(VisionError::Model("no output layout".into()));
+        };
+        let boxes = match layout {
+            OutputLayout::V8 { transposed: false, .. } => self.last_output_shape[2],
+            _ => self.last_output_shape[1],
+        };
+        if !layout.box_count_fits(boxes, w, h) {
+            return Err(VisionError::Model(format!(
+                "{}: output {:?} for a {w}x{h} input is not a YOLO detection head (read as {layout:?})",
+                self.config.model.display(),
+                self.last_output_shape
+            )));
+        }
         Ok(())
     }
 
@@ -222,15 +253,17 @@ impl YoloDetector {
                 if self.names.is_empty() {
                     // No names in the model nor a labels file: report indices.
                     self.names = (0..l.classes().unwrap_or(0)).map(|i| i.to_string()).collect();
-                    self.keep = self.config.classes.mask(&self.names)?;
+                    self.named_by_index = true;
                 }
                 self.layout = Some(l);
                 l
             }
         };
         self.candidates.clear();
+        self.last_output_shape = [out_shape[0], out_shape[1], out_shape[2]];
         let keep = &self.keep;
-        let allowed = |c: u32| keep.get(c as usize).copied().unwrap_or(false);
+        // An empty mask is the dry run at load time, before the classes are known.
+        let allowed = |c: u32| keep.is_empty() || keep.get(c as usize).copied().unwrap_or(false);
         layout.decode(data, out_shape, self.config.conf_threshold, &allowed, &mut self.candidates)?;
         drop(outputs);
         let mut dets: Vec<Detection> = self

@@ -65,6 +65,19 @@ impl OutputLayout {
         }
     }
 
+    /// Whether `boxes` is what a YOLO head gives for a `width` x `height` input: one box per
+    /// grid cell of strides 8/16/32 (YOLOv5: three per cell), also with a P2 (stride 4) or
+    /// P6 (stride 64) level; end-to-end heads keep at most a few hundred.
+    pub fn box_count_fits(&self, boxes: i64, width: usize, height: usize) -> bool {
+        let cells = |s: usize| (width / s * (height / s)) as i64;
+        let (p2, p3, p4, p5, p6) = (cells(4), cells(8), cells(16), cells(32), cells(64));
+        let per_cell = if matches!(self, OutputLayout::V5 { .. }) { 3 } else { 1 };
+        match self {
+            OutputLayout::EndToEnd => boxes <= MAX_END_TO_END_ROWS,
+            _ => [p3 + p4 + p5, p2 + p3 + p4 + p5, p3 + p4 + p5 + p6].iter().any(|&n| boxes == n * per_cell),
+        }
+    }
+
     /// Whether the model already ran NMS.
     pub fn is_end_to_end(&self) -> bool {
         matches!(self, OutputLayout::EndToEnd)
@@ -178,6 +191,16 @@ mod tests {
         );
         assert!(OutputLayout::from_shape(&[2, 84, 8400], None).is_err());
         assert!(OutputLayout::from_shape(&[1, 1000], None).is_err());
+    }
+
+    #[test]
+    fn box_counts_of_real_heads() {
+        let v8 = OutputLayout::V8 { classes: 80, transposed: false };
+        assert!(v8.box_count_fits(8400, 640, 640));
+        assert!(v8.box_count_fits(6300, 480, 640));
+        assert!(!v8.box_count_fits(80, 640, 640));
+        assert!(OutputLayout::V5 { classes: 80 }.box_count_fits(25200, 640, 640));
+        assert!(OutputLayout::EndToEnd.box_count_fits(300, 640, 640));
     }
 
     #[test]
