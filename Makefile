@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what is missing
+# first (Debian packages, models, build), so a fresh Debian 12 checkout needs nothing else.
+SHELL := /bin/bash
+CARGO ?= cargo
+DEMO_VIDEO ?= ../shared/data/videos/ahmetozlu_residential_street.mp4
+
+.PHONY: setup build demo test eval-detect clean
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --workspace
+
+demo: build
+	scripts/demo.sh "$(DEMO_VIDEO)"
+
+# Release profile for the tests too: one build serves the plugin, the tests and the demo.
+test: build
+	$(CARGO) test --release --workspace
+
+eval-detect: build
+	scripts/eval detect ../shared/data/ngsim_us101_coco/sequence1/images ../shared/data/ngsim_us101_coco/sequence1/GT.json
+
+clean:
+	$(CARGO) clean
+	rm -rf out

@@ -1,0 +1,94 @@
+//! Shared by the element tests: plugin registration, the sample files, reading metadata back.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use gst::prelude::*;
+pub use traffic_meta::{FrameSize, Object};
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("gst::init");
+        gsttraffic::plugin_register_static().expect("register the traffic plugin");
+    });
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file fetched by `make setup`; the tests need the real models, so a missing one fails loudly.
+pub fn weight(name: &str) -> PathBuf {
+    let path = traffic_vision::runtime::weight(name);
+    assert!(path.is_file(), "{} is missing: run `make setup` first", path.display());
+    path
+}
+
+/// `../shared/data/<rel>`, or None (with a message) where the shared data is not checked out.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let path = repo_root().join("../shared/data").join(rel);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", path.display());
+        None
+    }
+}
+
+/// A JPEG as one buffer with its caps, ready for a harness whose pipeline starts with `jpegdec`.
+pub fn jpeg_buffer(name: &str) -> (gst::Caps, gst::Buffer) {
+    let bytes = std::fs::read(weight(name)).expect("read jpeg");
+    let caps = gst::Caps::builder("image/jpeg").field("framerate", gst::Fraction::new(1, 1)).build();
+    (caps, gst::Buffer::from_slice(bytes))
+}
+
+/// The objects on an output buffer of a harness, with the frame size from its caps.
+pub fn objects_of(h: &gst_check::Harness, buffer: &gst::Buffer) -> Vec<Object> {
+    let caps = h.sinkpad().and_then(|p| p.current_caps()).expect("negotiated caps");
+    let info = gst_video::VideoInfo::from_caps(&caps).expect("video caps");
+    traffic_meta::objects(buffer, FrameSize { width: info.width(), height: info.height() })
+}
+
+pub fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    let area = |r: [f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+pub fn corners(o: &Object) -> [f64; 4] {
+    [o.bbox.x1, o.bbox.y1, o.bbox.x2, o.bbox.y2]
+}
+
+/// Runs a launch line to EOS; returns the first error message, if any.
+pub fn run_to_eos(launch: &str) -> Result<(), String> {
+    let pipeline = gst::parse::launch(launch).map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().expect("bus");
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        let msg = first_error(&bus).unwrap_or_else(|| e.to_string());
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(msg);
+    }
+    let result = match bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(300), &[gst::MessageType::Eos, gst::MessageType::Error])
+        .as_ref()
+        .map(|m| m.view())
+    {
+        Some(gst::MessageView::Eos(_)) => Ok(()),
+        Some(gst::MessageView::Error(e)) => Err(format!("{} ({:?})", e.error(), e.debug())),
+        _ => Err("timed out".into()),
+    };
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    result
+}
+
+fn first_error(bus: &gst::Bus) -> Option<String> {
+    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
+        _ => None,
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job: detection on the residential street video (or bus.jpg when the shared data is
+# not there), metadata written to out/demo.jsonl.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+mkdir -p out
+video="${1:-../shared/data/videos/ahmetozlu_residential_street.mp4}"
+if [ -f "$video" ]; then
+    echo "demo: $video"
+    source_part=(filesrc location="$video" ! decodebin)
+else
+    echo "demo: $video not found, using weights/bus.jpg"
+    source_part=(filesrc location=weights/bus.jpg ! jpegdec ! imagefreeze num-buffers=1)
+fi
+gst-launch-1.0 -e "${source_part[@]}" ! yolodetect ! trafficpublish location=out/demo.jsonl ! fakesink
+echo "demo: wrote out/demo.jsonl ($(wc -l < out/demo.jsonl) frames)"
