@@ -59,9 +59,11 @@ pub struct Detection {
     pub class_id: u32,
 }
 
-/// Class-aware greedy non-maximum suppression, as Ultralytics and most YOLO runtimes do it:
-/// boxes of different classes never suppress each other. Keeps at most `max_det`, best first.
-pub fn nms(dets: &mut Vec<Detection>, iou_threshold: f32, max_det: usize) {
+/// Greedy non-maximum suppression. Class-aware, as Ultralytics and most YOLO runtimes do it,
+/// boxes of different classes never suppress each other; `class_agnostic` lets the best box
+/// suppress any class (one box per vehicle even where the model hesitates between car and
+/// truck). Keeps at most `max_det`, best first.
+pub fn nms(dets: &mut Vec<Detection>, iou_threshold: f32, max_det: usize, class_agnostic: bool) {
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(dets.len().min(max_det));
     for d in dets.iter() {
@@ -70,7 +72,7 @@ pub fn nms(dets: &mut Vec<Detection>, iou_threshold: f32, max_det: usize) {
         }
         let suppressed = kept
             .iter()
-            .any(|k| k.class_id == d.class_id && k.bbox.iou(&d.bbox) > iou_threshold);
+            .any(|k| (class_agnostic || k.class_id == d.class_id) && k.bbox.iou(&d.bbox) > iou_threshold);
         if !suppressed {
             kept.push(*d);
         }
@@ -105,18 +107,21 @@ mod tests {
             det(1.0, 0.0, 11.0, 10.0, 0.7, 7), // a truck on the same spot survives
             det(50.0, 50.0, 60.0, 60.0, 0.3, 2),
         ];
-        nms(&mut dets, 0.45, 300);
+        let mut agnostic = dets.clone();
+        nms(&mut dets, 0.45, 300, false);
         assert_eq!(dets.len(), 3);
         assert_eq!(dets[0].score, 0.9);
         assert_eq!(dets[1].class_id, 7);
         assert_eq!(dets[2].score, 0.3);
+        nms(&mut agnostic, 0.45, 300, true);
+        assert_eq!(agnostic.iter().map(|d| d.score).collect::<Vec<_>>(), [0.9, 0.3]);
     }
 
     #[test]
     fn nms_keeps_at_most_max_det() {
         let mut dets: Vec<_> =
             (0..10).map(|i| det(i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0, 0.5, 0)).collect();
-        nms(&mut dets, 0.45, 4);
+        nms(&mut dets, 0.45, 4, false);
         assert_eq!(dets.len(), 4);
     }
 }

