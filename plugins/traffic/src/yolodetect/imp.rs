@@ -329,6 +329,7 @@ impl BaseTransformImpl for YoloDetect {
             })?
         };
         let size = video::frame_size(&info);
+        traffic_meta::set_detected(buf);
         for d in &detections {
             let label = state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
             let det = Detection {
