@@ -8,6 +8,7 @@ pub mod error;
 pub mod frame;
 pub mod letterbox;
 pub mod runtime;
+pub mod tracker;
 pub mod yolo;
 
 pub use detection::{nms, BBox, Detection};
@@ -15,4 +16,5 @@ pub use detector::{ClassFilter, DetectorConfig, StageTimes, YoloDetector};
 pub use error::VisionError;
 pub use frame::{Frame, PixelFormat, YuvMatrix};
 pub use letterbox::Letterbox;
+pub use tracker::{Algorithm, TrackedObject, Tracker, TrackerConfig};
 pub use yolo::OutputLayout;
