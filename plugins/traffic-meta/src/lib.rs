@@ -6,7 +6,7 @@
 //! | param       | fields |
 //! |-------------|--------|
 //! | `detection` | `label` str, `label_id` uint, `confidence` double, `x_min y_min x_max y_max` double (0..1) |
-//! | `object_id` | `id` uint64, `age` uint (frames), `predicted` bool |
+//! | `object_id` | `id` uint64, `age` uint (frames), `predicted` bool, `label` str and `label_id` uint (the track's majority class) |
 //! | `plate`     | `text` str, `confidence` double, `track_text` str, `track_confidence` double |
 //!
 //! Plate boxes are child ROIs of type [`PLATE_ROI_TYPE`] whose `parent_id` is the vehicle ROI's id.
@@ -118,7 +118,7 @@ pub struct Detection {
 }
 
 /// The track an object belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Track {
     /// Unique per stream, never reused.
     pub id: u64,
@@ -126,6 +126,9 @@ pub struct Track {
     pub age: u32,
     /// The box comes from the motion model, not from a detection on this frame.
     pub predicted: bool,
+    /// The track's class: the majority over its life, steadier than one frame's detection.
+    pub label: String,
+    pub label_id: u32,
 }
 
 /// The text read from a plate.
@@ -201,6 +204,8 @@ pub fn set_track(buffer: &mut gst::BufferRef, roi_id: i32, track: &Track) -> boo
         .field("id", track.id)
         .field("age", track.age)
         .field("predicted", track.predicted)
+        .field("label", track.label.as_str())
+        .field("label_id", track.label_id)
         .build();
     upsert_param(buffer, roi_id, s)
 }
@@ -268,6 +273,8 @@ fn read_object(meta: &VideoRegionOfInterestMeta, size: FrameSize) -> Object {
             id: s.get::<u64>("id").ok()?,
             age: s.get::<u32>("age").unwrap_or(0),
             predicted: s.get::<bool>("predicted").unwrap_or(false),
+            label: s.get::<String>("label").unwrap_or_else(|_| meta.roi_type().to_string()),
+            label_id: s.get::<u32>("label_id").unwrap_or(0),
         })
     });
     let plate = meta.param(PLATE).and_then(|s| {
@@ -345,16 +352,17 @@ mod tests {
         let mut buffer = gst::Buffer::new();
         let b = buffer.get_mut().unwrap();
         let car_id = add_detection(b, SIZE, &car(), NO_PARENT);
-        assert!(set_track(b, car_id, &Track { id: 7, age: 3, predicted: false }));
-        assert!(set_track(b, car_id, &Track { id: 7, age: 4, predicted: true }));
+        let track = |age, predicted| Track { id: 7, age, predicted, label: "car".into(), label_id: 2 };
+        assert!(set_track(b, car_id, &track(3, false)));
+        assert!(set_track(b, car_id, &track(4, true)));
         let plate_det = Detection { label: "plate".into(), label_id: 0, confidence: 0.6, ..car() };
         let plate_id = add_plate_box(b, SIZE, &plate_det, car_id);
         let plate = Plate { text: "AB12".into(), confidence: 0.9, track_text: "AB123".into(), track_confidence: 0.8 };
         assert!(set_plate(b, plate_id, &plate));
-        assert!(!set_track(b, 99, &Track { id: 1, age: 0, predicted: false }));
+        assert!(!set_track(b, 99, &track(0, false)));
 
         let objs = objects(b, SIZE);
-        assert_eq!(objs[0].track, Some(Track { id: 7, age: 4, predicted: true }));
+        assert_eq!(objs[0].track, Some(track(4, true)));
         let roi = b.iter_meta::<VideoRegionOfInterestMeta>().next().unwrap();
         assert_eq!(roi.params().filter(|p| p.name() == OBJECT_ID).count(), 1, "replaced, not duplicated");
         assert!(objs[1].is_plate());

@@ -1,12 +1,14 @@
 //! `libgsttraffic`: GStreamer elements for traffic video analytics. Each element is a thin
 //! shell: it maps the buffer, calls `traffic-vision`, and writes `traffic-meta`.
 
+mod mottracker;
 mod trafficpublish;
 mod video;
 mod yolodetect;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;
+    mottracker::register(plugin)?;
     trafficpublish::register(plugin)?;
     Ok(())
 }

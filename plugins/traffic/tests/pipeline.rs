@@ -6,13 +6,13 @@ use std::process::Command;
 
 use common::*;
 
-#[test]
-fn residential_video_cars_on_most_frames() {
+/// Runs the residential clip through `elements` into trafficpublish; one JSON value per frame.
+fn run_residential(elements: &str) -> Option<Vec<serde_json::Value>> {
     init();
-    let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
-    let out = std::env::temp_dir().join(format!("residential-{}.jsonl", std::process::id()));
+    let video = shared_data("videos/ahmetozlu_residential_street.mp4")?;
+    let out = std::env::temp_dir().join(format!("residential-{}-{}.jsonl", std::process::id(), elements.len()));
     run_to_eos(&format!(
-        "filesrc location={} ! decodebin ! yolodetect ! trafficpublish location={} ! fakesink sync=false",
+        "filesrc location={} ! decodebin ! {elements} ! trafficpublish location={} ! fakesink sync=false",
         video.display(),
         out.display()
     ))
@@ -21,10 +21,18 @@ fn residential_video_cars_on_most_frames() {
     std::fs::remove_file(&out).ok();
     let frames: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(frames.len(), 905, "every frame has a line");
-    let cars_per_frame: Vec<usize> = frames
-        .iter()
-        .map(|f| f["objects"].as_array().unwrap().iter().filter(|o| o["class"] == "car").count())
-        .collect();
+    Some(frames)
+}
+
+fn objects(frame: &serde_json::Value) -> &Vec<serde_json::Value> {
+    frame["objects"].as_array().unwrap()
+}
+
+#[test]
+fn residential_video_cars_on_most_frames() {
+    let Some(frames) = run_residential("yolodetect") else { return };
+    let cars_per_frame: Vec<usize> =
+        frames.iter().map(|f| objects(f).iter().filter(|o| o["class"] == "car").count()).collect();
     // Parked cars are visible on every frame of this clip (checked by eye on frames every 3 s),
     // with one or two moving cars passing near the camera.
     let with_car = cars_per_frame.iter().filter(|&&n| n >= 1).count();
@@ -33,11 +41,34 @@ fn residential_video_cars_on_most_frames() {
     assert!(with_two * 100 >= 70 * frames.len(), "two cars on {with_two} of {} frames", frames.len());
     // Only the default vehicle classes are reported.
     for f in &frames {
-        for o in f["objects"].as_array().unwrap() {
+        for o in objects(f) {
             let class = o["class"].as_str().unwrap();
             assert!(["car", "motorcycle", "bus", "truck"].contains(&class), "{class}");
         }
     }
+}
+
+fn distinct_track_ids(frames: &[serde_json::Value]) -> usize {
+    let ids: std::collections::HashSet<u64> =
+        frames.iter().flat_map(|f| objects(f).iter().filter_map(|o| o["track_id"].as_u64())).collect();
+    ids.len()
+}
+
+#[test]
+fn residential_video_interval_3_keeps_track_ids() {
+    let Some(every) = run_residential("yolodetect ! mottracker") else { return };
+    let Some(third) = run_residential("yolodetect interval=3 ! mottracker") else { return };
+    let (n1, n3) = (distinct_track_ids(&every), distinct_track_ids(&third));
+    assert!(n1 >= 7, "the clip shows at least 7 vehicles, tracked {n1}");
+    assert!((n3 as f64 - n1 as f64).abs() <= 0.2 * n1 as f64, "interval=1: {n1} IDs, interval=3: {n3}");
+    // On skipped frames the tracker carries the boxes: about as many tracked objects per frame.
+    let tracked = |frames: &[serde_json::Value]| -> usize {
+        frames.iter().map(|f| objects(f).iter().filter(|o| o["track_id"].is_u64()).count()).sum()
+    };
+    let (t1, t3) = (tracked(&every), tracked(&third));
+    assert!(t3 * 10 >= t1 * 8, "tracked boxes: interval=1 {t1}, interval=3 {t3}");
+    let predicted = third.iter().flat_map(|f| objects(f)).filter(|o| o["predicted"] == true).count();
+    assert!(predicted > 0);
 }
 
 fn plugin_dir() -> std::path::PathBuf {
@@ -60,7 +91,9 @@ fn plugin_loads_and_fails_clearly_without_onnx_runtime() {
     let inspect = gst_command("gst-inspect-1.0").env("ORT_DYLIB_PATH", missing).arg("yolodetect").output().unwrap();
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
     let doc = String::from_utf8_lossy(&inspect.stdout);
-    for property in ["model", "labels", "conf-threshold", "iou-threshold", "classes", "interval", "threads", "input-size"] {
+    for property in
+        ["model", "labels", "conf-threshold", "iou-threshold", "classes", "agnostic-nms", "interval", "threads", "input-size"]
+    {
         assert!(doc.contains(&format!("  {property} ")), "gst-inspect lacks {property}");
     }
     // Starting it names the missing file.

@@ -31,7 +31,7 @@ fn writes_one_line_per_frame_with_objects() {
                     bbox: PixelBox { x1: 10.0, y1: 20.0, x2: 110.5, y2: 80.0 },
                 };
                 let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-                traffic_meta::set_track(b, id, &Track { id: 12, age: 5, predicted: false });
+                traffic_meta::set_track(b, id, &Track { id: 12, age: 5, predicted: false, label: "car".into(), label_id: 2 });
             }
         }
         h.push_and_pull(buffer).expect("passes the frame through");

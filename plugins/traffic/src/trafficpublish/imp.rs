@@ -65,6 +65,7 @@ fn object_json(o: &Object, plates: &[&Object]) -> Value {
         m.insert("track_id".into(), t.id.into());
         m.insert("age".into(), t.age.into());
         m.insert("predicted".into(), t.predicted.into());
+        m.insert("track_class".into(), t.label.as_str().into());
     }
     if let Some(p) = plates.iter().find(|p| p.parent_id == o.roi_id) {
         m.insert("plate".into(), plate_json(p));
@@ -258,7 +259,7 @@ mod tests {
             roi_type: "car".into(),
             bbox: det("car").bbox,
             detection: Some(det("car")),
-            track: Some(Track { id: 4, age: 9, predicted: false }),
+            track: Some(Track { id: 4, age: 9, predicted: false, label: "car".into(), label_id: 2 }),
             plate: None,
         };
         let plate = Object {
