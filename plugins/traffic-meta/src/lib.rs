@@ -11,9 +11,11 @@
 //!
 //! Plate boxes are child ROIs of type [`PLATE_ROI_TYPE`] whose `parent_id` is the vehicle ROI's id.
 //!
-//! Frame-level facts travel in the custom meta [`FRAME_META`] (a `traffic-frame` structure):
-//! `detected` (bool) says a detector ran on this frame, so a tracker can tell a frame the
-//! detector skipped (`interval` > 1) from a frame on which it found nothing.
+//! Frame-level results travel in custom metas, see [`frame`]: whether a detector ran, and the
+//! line counts.
+
+pub mod frame;
+pub use frame::{counts, detected, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals};
 
 use gst::glib::translate::ToGlibPtr;
 use gst_video::VideoRegionOfInterestMeta;
@@ -25,52 +27,6 @@ pub const PLATE: &str = "plate";
 pub const PLATE_ROI_TYPE: &str = "license_plate";
 /// `parent_id` of a top-level ROI.
 pub const NO_PARENT: i32 = -1;
-
-/// Name of the custom meta carrying frame-level facts.
-pub const FRAME_META: &str = "TrafficFrameMeta";
-const FRAME_STRUCTURE: &str = "traffic-frame";
-
-/// Registers [`FRAME_META`] once per process, by name, so that two copies of this library in
-/// one process share it. Buffer copies (e.g. `make_writable` after a `tee`) keep it.
-fn register_frame_meta() {
-    static REGISTER: std::sync::Once = std::sync::Once::new();
-    REGISTER.call_once(|| {
-        if !gst::meta::CustomMeta::is_registered(FRAME_META) {
-            gst::meta::CustomMeta::register_with_transform(FRAME_META, &[], |dest, meta, _src, _kind| {
-                match gst::meta::CustomMeta::add(dest, FRAME_META) {
-                    Ok(mut copy) => {
-                        let target = copy.mut_structure();
-                        target.set_name(FRAME_STRUCTURE);
-                        for (field, value) in meta.structure().iter() {
-                            target.set_value(field, value.clone());
-                        }
-                        true
-                    }
-                    Err(_) => false,
-                }
-            });
-        }
-    });
-}
-
-/// Marks the buffer as one a detector ran on (whether or not it found anything).
-pub fn set_detected(buffer: &mut gst::BufferRef) {
-    register_frame_meta();
-    if gst::meta::CustomMeta::from_buffer(buffer, FRAME_META).is_err() {
-        if let Ok(mut meta) = gst::meta::CustomMeta::add(buffer, FRAME_META) {
-            let s = meta.mut_structure();
-            s.set_name(FRAME_STRUCTURE);
-            s.set("detected", true);
-        }
-    }
-}
-
-/// Whether a detector ran on this buffer.
-pub fn detected(buffer: &gst::BufferRef) -> bool {
-    gst::meta::CustomMeta::is_registered(FRAME_META)
-        && gst::meta::CustomMeta::from_buffer(buffer, FRAME_META)
-            .is_ok_and(|m| m.structure().get::<bool>("detected").unwrap_or(false))
-}
 
 /// Size of the frame the metadata is on: the normalised coordinates are relative to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,18 +325,6 @@ mod tests {
         assert_eq!(objs[1].parent_id, car_id);
         assert_eq!(objs[1].plate.as_ref(), Some(&plate));
         assert_ne!(plate_id, car_id);
-    }
-
-    #[test]
-    fn detected_flag_survives_a_buffer_copy() {
-        gst::init().unwrap();
-        let mut buffer = gst::Buffer::new();
-        assert!(!detected(&buffer));
-        set_detected(buffer.get_mut().unwrap());
-        set_detected(buffer.get_mut().unwrap());
-        assert!(detected(&buffer));
-        assert!(detected(&buffer.copy()));
-        assert_eq!(buffer.iter_meta::<gst::Meta>().count(), 1, "set twice, attached once");
     }
 
     #[test]

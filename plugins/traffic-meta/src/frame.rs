@@ -1,0 +1,260 @@
+//! Frame-level metadata, as custom metas (`gst_meta_register_custom`, GStreamer 1.20+):
+//!
+//! - [`FRAME_META`], structure `traffic-frame`: `detected` (bool), a detector ran on this
+//!   frame, so a tracker can tell a frame the detector skipped (`interval` > 1) from a frame
+//!   on which it found nothing.
+//! - [`COUNTS_META`], structure `traffic-counts`: `lines`, an array of `line` structures
+//!   (`name`, `x1 y1 x2 y2` in pixels, `in` and `out` direction names, `totals`: an array of
+//!   `total` structures `class`, `direction`, `count` (uint64)), and `crossings`, an array of
+//!   `crossing` structures on this frame (`line`, `direction`, `track_id` (uint64), `class`,
+//!   `plate`, empty when unknown).
+//!
+//! Both are registered by name once per process, so two copies of this library in one
+//! process share them, and buffer copies (e.g. `make_writable` after a `tee`) keep them.
+
+use gst::meta::CustomMeta;
+use gst::prelude::*;
+
+pub const FRAME_META: &str = "TrafficFrameMeta";
+const FRAME_STRUCTURE: &str = "traffic-frame";
+pub const COUNTS_META: &str = "TrafficCountsMeta";
+const COUNTS_STRUCTURE: &str = "traffic-counts";
+
+fn register(name: &'static str) {
+    if CustomMeta::is_registered(name) {
+        return;
+    }
+    CustomMeta::register_with_transform(name, &[], move |dest, meta, _src, _kind| match CustomMeta::add(dest, name) {
+        Ok(mut copy) => {
+            copy_structure(meta.structure(), copy.mut_structure());
+            true
+        }
+        Err(_) => false,
+    });
+}
+
+fn copy_structure(from: &gst::StructureRef, to: &mut gst::StructureRef) {
+    to.set_name(from.name());
+    for (field, value) in from.iter() {
+        to.set_value(field, value.clone());
+    }
+}
+
+fn register_all() {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        register(FRAME_META);
+        register(COUNTS_META);
+    });
+}
+
+/// The custom meta `name` of the buffer, added if missing (one of each kind per buffer; the
+/// caller overwrites its fields).
+fn meta_structure<'a>(
+    buffer: &'a mut gst::BufferRef,
+    name: &'static str,
+    structure: &str,
+) -> Option<gst::MetaRefMut<'a, CustomMeta, gst::meta::Standalone>> {
+    register_all();
+    let mut meta = if CustomMeta::from_buffer(buffer, name).is_ok() {
+        CustomMeta::from_mut_buffer(buffer, name).ok()?
+    } else {
+        CustomMeta::add(buffer, name).ok()?
+    };
+    meta.mut_structure().set_name(structure);
+    Some(meta)
+}
+
+fn structure_of<'a>(buffer: &'a gst::BufferRef, name: &str) -> Option<gst::MetaRef<'a, CustomMeta>> {
+    if !CustomMeta::is_registered(name) {
+        return None;
+    }
+    CustomMeta::from_buffer(buffer, name).ok()
+}
+
+/// Marks the buffer as one a detector ran on (whether or not it found anything).
+pub fn set_detected(buffer: &mut gst::BufferRef) {
+    if !detected(buffer) {
+        if let Some(mut meta) = meta_structure(buffer, FRAME_META, FRAME_STRUCTURE) {
+            meta.mut_structure().set("detected", true);
+        }
+    }
+}
+
+/// Whether a detector ran on this buffer.
+pub fn detected(buffer: &gst::BufferRef) -> bool {
+    structure_of(buffer, FRAME_META).is_some_and(|m| m.structure().get::<bool>("detected").unwrap_or(false))
+}
+
+/// Running total of one class in one direction over one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassTotal {
+    pub class: String,
+    pub direction: String,
+    pub count: u64,
+}
+
+/// One counting line: where it is and what crossed it so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineTotals {
+    pub name: String,
+    /// End points in frame pixels.
+    pub start: (f64, f64),
+    pub end: (f64, f64),
+    /// Names of the two directions.
+    pub in_name: String,
+    pub out_name: String,
+    pub totals: Vec<ClassTotal>,
+}
+
+/// A track crossing a line on this frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crossing {
+    pub line: String,
+    pub direction: String,
+    pub track_id: u64,
+    pub class: String,
+    pub plate: Option<String>,
+}
+
+/// Everything a counter knows on one frame.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Counts {
+    pub lines: Vec<LineTotals>,
+    pub crossings: Vec<Crossing>,
+}
+
+fn array(items: impl Iterator<Item = gst::Structure>) -> gst::Array {
+    gst::Array::new(items.map(|s| s.to_send_value()))
+}
+
+/// Attaches (or replaces) the counts of this frame.
+pub fn set_counts(buffer: &mut gst::BufferRef, counts: &Counts) {
+    let lines = array(counts.lines.iter().map(|l| {
+        gst::Structure::builder("line")
+            .field("name", l.name.as_str())
+            .field("x1", l.start.0)
+            .field("y1", l.start.1)
+            .field("x2", l.end.0)
+            .field("y2", l.end.1)
+            .field("in", l.in_name.as_str())
+            .field("out", l.out_name.as_str())
+            .field(
+                "totals",
+                array(l.totals.iter().map(|t| {
+                    gst::Structure::builder("total")
+                        .field("class", t.class.as_str())
+                        .field("direction", t.direction.as_str())
+                        .field("count", t.count)
+                        .build()
+                })),
+            )
+            .build()
+    }));
+    let crossings = array(counts.crossings.iter().map(|c| {
+        gst::Structure::builder("crossing")
+            .field("line", c.line.as_str())
+            .field("direction", c.direction.as_str())
+            .field("track_id", c.track_id)
+            .field("class", c.class.as_str())
+            .field("plate", c.plate.as_deref().unwrap_or(""))
+            .build()
+    }));
+    if let Some(mut meta) = meta_structure(buffer, COUNTS_META, COUNTS_STRUCTURE) {
+        let s = meta.mut_structure();
+        s.set("lines", lines);
+        s.set("crossings", crossings);
+    }
+}
+
+fn structures(s: &gst::StructureRef, field: &str) -> Vec<gst::Structure> {
+    s.get::<gst::Array>(field)
+        .map(|a| a.iter().filter_map(|v| v.get::<gst::Structure>().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The counts on this frame, if a counter attached them.
+pub fn counts(buffer: &gst::BufferRef) -> Option<Counts> {
+    let meta = structure_of(buffer, COUNTS_META)?;
+    let s = meta.structure();
+    let text = |s: &gst::StructureRef, f: &str| s.get::<String>(f).unwrap_or_default();
+    let num = |s: &gst::StructureRef, f: &str| s.get::<f64>(f).unwrap_or(0.0);
+    let lines = structures(s, "lines")
+        .into_iter()
+        .map(|l| LineTotals {
+            name: text(&l, "name"),
+            start: (num(&l, "x1"), num(&l, "y1")),
+            end: (num(&l, "x2"), num(&l, "y2")),
+            in_name: text(&l, "in"),
+            out_name: text(&l, "out"),
+            totals: structures(&l, "totals")
+                .into_iter()
+                .map(|t| ClassTotal {
+                    class: text(&t, "class"),
+                    direction: text(&t, "direction"),
+                    count: t.get::<u64>("count").unwrap_or(0),
+                })
+                .collect(),
+        })
+        .collect();
+    let crossings = structures(s, "crossings")
+        .into_iter()
+        .map(|c| Crossing {
+            line: text(&c, "line"),
+            direction: text(&c, "direction"),
+            track_id: c.get::<u64>("track_id").unwrap_or(0),
+            class: text(&c, "class"),
+            plate: Some(text(&c, "plate")).filter(|p| !p.is_empty()),
+        })
+        .collect();
+    Some(Counts { lines, crossings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detected_flag_survives_a_buffer_copy() {
+        gst::init().unwrap();
+        let mut buffer = gst::Buffer::new();
+        assert!(!detected(&buffer));
+        set_detected(buffer.get_mut().unwrap());
+        set_detected(buffer.get_mut().unwrap());
+        assert!(detected(&buffer));
+        assert!(detected(&buffer.copy()));
+        assert_eq!(buffer.iter_meta::<gst::Meta>().count(), 1, "set twice, attached once");
+    }
+
+    #[test]
+    fn counts_round_trip_and_replace() {
+        gst::init().unwrap();
+        let counts = Counts {
+            lines: vec![LineTotals {
+                name: "north".into(),
+                start: (10.0, 200.5),
+                end: (630.0, 200.5),
+                in_name: "in".into(),
+                out_name: "out".into(),
+                totals: vec![
+                    ClassTotal { class: "car".into(), direction: "in".into(), count: 3 },
+                    ClassTotal { class: "truck".into(), direction: "out".into(), count: 1 },
+                ],
+            }],
+            crossings: vec![Crossing {
+                line: "north".into(),
+                direction: "in".into(),
+                track_id: 42,
+                class: "car".into(),
+                plate: Some("AB123".into()),
+            }],
+        };
+        let mut buffer = gst::Buffer::new();
+        assert_eq!(super::counts(&buffer), None);
+        set_counts(buffer.get_mut().unwrap(), &Counts::default());
+        set_counts(buffer.get_mut().unwrap(), &counts);
+        assert_eq!(super::counts(&buffer), Some(counts.clone()));
+        assert_eq!(super::counts(&buffer.copy()), Some(counts));
+        assert_eq!(buffer.iter_meta::<gst::Meta>().count(), 1, "replaced, not stacked");
+    }
+}
