@@ -128,8 +128,9 @@ fn array(items: impl Iterator<Item = gst::Structure>) -> gst::Array {
     gst::Array::new(items.map(|s| s.to_send_value()))
 }
 
-/// Attaches (or replaces) the counts of this frame.
-pub fn set_counts(buffer: &mut gst::BufferRef, counts: &Counts) {
+/// The counts as a `traffic-counts` structure (as in the meta; also the body of the
+/// `traffic-summary` message).
+pub fn counts_structure(counts: &Counts) -> gst::Structure {
     let lines = array(counts.lines.iter().map(|l| {
         gst::Structure::builder("line")
             .field("name", l.name.as_str())
@@ -160,10 +161,14 @@ pub fn set_counts(buffer: &mut gst::BufferRef, counts: &Counts) {
             .field("plate", c.plate.as_deref().unwrap_or(""))
             .build()
     }));
+    gst::Structure::builder(COUNTS_STRUCTURE).field("lines", lines).field("crossings", crossings).build()
+}
+
+/// Attaches (or replaces) the counts of this frame.
+pub fn set_counts(buffer: &mut gst::BufferRef, counts: &Counts) {
+    let body = counts_structure(counts);
     if let Some(mut meta) = meta_structure(buffer, COUNTS_META, COUNTS_STRUCTURE) {
-        let s = meta.mut_structure();
-        s.set("lines", lines);
-        s.set("crossings", crossings);
+        copy_structure(&body, meta.mut_structure());
     }
 }
 
@@ -175,8 +180,11 @@ fn structures(s: &gst::StructureRef, field: &str) -> Vec<gst::Structure> {
 
 /// The counts on this frame, if a counter attached them.
 pub fn counts(buffer: &gst::BufferRef) -> Option<Counts> {
-    let meta = structure_of(buffer, COUNTS_META)?;
-    let s = meta.structure();
+    structure_of(buffer, COUNTS_META).map(|meta| read_counts(meta.structure()))
+}
+
+/// Reads a `traffic-counts` structure (the meta's, or a `traffic-summary` message's).
+pub fn read_counts(s: &gst::StructureRef) -> Counts {
     let text = |s: &gst::StructureRef, f: &str| s.get::<String>(f).unwrap_or_default();
     let num = |s: &gst::StructureRef, f: &str| s.get::<f64>(f).unwrap_or(0.0);
     let lines = structures(s, "lines")
@@ -207,7 +215,7 @@ pub fn counts(buffer: &gst::BufferRef) -> Option<Counts> {
             plate: Some(text(&c, "plate")).filter(|p| !p.is_empty()),
         })
         .collect();
-    Some(Counts { lines, crossings })
+    Counts { lines, crossings }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! line counts.
 
 pub mod frame;
-pub use frame::{counts, detected, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals};
+pub use frame::{
+    counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals,
+};
 
 use gst::glib::translate::ToGlibPtr;
 use gst_video::VideoRegionOfInterestMeta;

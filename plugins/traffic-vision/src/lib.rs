@@ -2,6 +2,7 @@
 //! YOLO output decoding, NMS and the ONNX Runtime sessions. The element shells in
 //! `plugins/traffic` map buffers into [`Frame`]s and call into here.
 
+pub mod counting;
 pub mod detection;
 pub mod detector;
 pub mod error;

@@ -1,6 +1,7 @@
 //! `libgsttraffic`: GStreamer elements for traffic video analytics. Each element is a thin
 //! shell: it maps the buffer, calls `traffic-vision`, and writes `traffic-meta`.
 
+mod linecounter;
 mod mottracker;
 mod trafficpublish;
 mod video;
@@ -9,6 +10,7 @@ mod yolodetect;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;
     mottracker::register(plugin)?;
+    linecounter::register(plugin)?;
     trafficpublish::register(plugin)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use serde_json::{json, Map, Value};
-use traffic_meta::{Object, PixelBox};
+use traffic_meta::{Counts, Object, PixelBox};
 
 use crate::video;
 
@@ -92,20 +92,55 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// Crossings of this frame, and the running totals after them: `{line: {class: {direction: n}}}`.
+fn counts_json(counts: &Counts, m: &mut Map<String, Value>) {
+    if counts.crossings.is_empty() {
+        return;
+    }
+    let crossings: Vec<Value> = counts
+        .crossings
+        .iter()
+        .map(|c| json!({"line": c.line, "direction": c.direction, "track_id": c.track_id, "class": c.class, "plate": c.plate}))
+        .collect();
+    let mut totals = Map::new();
+    for line in &counts.lines {
+        let mut per_class: Map<String, Value> = Map::new();
+        for t in &line.totals {
+            let entry = per_class.entry(t.class.clone()).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(dirs) = entry {
+                dirs.insert(t.direction.clone(), t.count.into());
+            }
+        }
+        totals.insert(line.name.clone(), Value::Object(per_class));
+    }
+    m.insert("crossings".into(), Value::Array(crossings));
+    m.insert("totals".into(), Value::Object(totals));
+}
+
 /// One JSON line for a frame: its place in the stream and every object on it. Plates are
 /// nested in their vehicle; a plate without a vehicle on this frame is listed on its own.
-fn frame_json(frame: u64, pts: Option<gst::ClockTime>, size: traffic_meta::FrameSize, objects: &[Object]) -> Value {
+/// Frames with line crossings also carry them and the totals.
+fn frame_json(
+    frame: u64,
+    pts: Option<gst::ClockTime>,
+    size: traffic_meta::FrameSize,
+    objects: &[Object],
+    counts: Option<&Counts>,
+) -> Value {
     let plates: Vec<&Object> = objects.iter().filter(|o| o.is_plate()).collect();
     let ids: Vec<i32> = objects.iter().map(|o| o.roi_id).collect();
     let mut list: Vec<Value> = objects.iter().filter(|o| !o.is_plate()).map(|o| object_json(o, &plates)).collect();
     list.extend(plates.iter().filter(|p| !ids.contains(&p.parent_id)).map(|p| object_json(p, &[])));
-    json!({
-        "frame": frame,
-        "pts": pts.map(|t| t.nseconds()),
-        "width": size.width,
-        "height": size.height,
-        "objects": list,
-    })
+    let mut m = Map::new();
+    m.insert("frame".into(), frame.into());
+    m.insert("pts".into(), pts.map(|t| t.nseconds()).into());
+    m.insert("width".into(), size.width.into());
+    m.insert("height".into(), size.height.into());
+    m.insert("objects".into(), Value::Array(list));
+    if let Some(c) = counts {
+        counts_json(c, &mut m);
+    }
+    Value::Object(m)
 }
 
 #[glib::object_subclass]
@@ -120,7 +155,7 @@ impl ObjectImpl for TrafficPublish {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![glib::ParamSpecString::builder("location")
                 .nick("Location")
-                .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted and plate when present)")
+                .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line")
                 .default_value(Some(STDOUT))
                 .mutable_ready()
                 .build()]
@@ -226,7 +261,8 @@ impl BaseTransformImpl for TrafficPublish {
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let size = video::frame_size(state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?);
         let objects = traffic_meta::objects(buf, size);
-        let line = frame_json(state.frame_index, buf.pts(), size, &objects);
+        let counts = traffic_meta::counts(buf);
+        let line = frame_json(state.frame_index, buf.pts(), size, &objects, counts.as_ref());
         state.frame_index += 1;
         serde_json::to_writer(&mut state.out, &line)
             .map_err(io::Error::from)
@@ -270,7 +306,26 @@ mod tests {
             track: None,
             ..car.clone()
         };
-        let v = frame_json(3, Some(gst::ClockTime::from_mseconds(40)), size, &[car, plate]);
+        let counts = Counts {
+            lines: vec![traffic_meta::LineTotals {
+                name: "road".into(),
+                start: (0.0, 30.0),
+                end: (100.0, 30.0),
+                in_name: "down".into(),
+                out_name: "up".into(),
+                totals: vec![traffic_meta::ClassTotal { class: "car".into(), direction: "down".into(), count: 2 }],
+            }],
+            crossings: vec![traffic_meta::Crossing {
+                line: "road".into(),
+                direction: "down".into(),
+                track_id: 4,
+                class: "car".into(),
+                plate: None,
+            }],
+        };
+        let v = frame_json(3, Some(gst::ClockTime::from_mseconds(40)), size, &[car, plate], Some(&counts));
+        assert_eq!(v["crossings"][0]["track_id"], 4);
+        assert_eq!(v["totals"]["road"]["car"]["down"], 2);
         assert_eq!(v["frame"], 3);
         assert_eq!(v["pts"], 40_000_000u64);
         let objs = v["objects"].as_array().unwrap();

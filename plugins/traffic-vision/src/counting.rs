@@ -1,0 +1,371 @@
+//! Line counting: a track counts on a line when the path of its anchor point between two
+//! observations intersects the line segment (so fast vehicles never jump over it), in the
+//! direction of the side it went to, once per track, line and direction, and only after it
+//! stayed on the new side for `min_frames` observations (so jitter on the line never counts).
+//!
+//! Direction: for a line from `start` to `end`, `in` is a crossing towards the side that
+//! `end - start` turned 90° clockwise on screen points to (image y grows downwards). A line
+//! drawn left to right counts downward motion as `in`; drawn right to left, upward.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::{BBox, VisionError};
+
+/// A point in frame pixels.
+pub type Point = (f64, f64);
+
+/// Which point of a box follows the vehicle over the line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anchor {
+    /// Where the vehicle touches the road: robust for lines drawn on the road.
+    #[default]
+    BottomCenter,
+    Center,
+    TopCenter,
+}
+
+impl Anchor {
+    pub fn of(self, b: &BBox) -> Point {
+        let cx = (b.x1 as f64 + b.x2 as f64) / 2.0;
+        match self {
+            Anchor::BottomCenter => (cx, b.y2 as f64),
+            Anchor::Center => (cx, (b.y1 as f64 + b.y2 as f64) / 2.0),
+            Anchor::TopCenter => (cx, b.y1 as f64),
+        }
+    }
+}
+
+/// A counting line as the user gives it: end points in pixels, or in fractions of the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineSpec {
+    pub name: String,
+    pub start: Point,
+    pub end: Point,
+    /// The four coordinates are fractions of the frame size (all within 0..=1).
+    pub fractional: bool,
+    pub in_name: String,
+    pub out_name: String,
+}
+
+impl LineSpec {
+    /// Parses `name:x1,y1,x2,y2[:in/out]`: coordinates all within 0..=1 are fractions of the
+    /// frame, otherwise pixels; the optional direction names default to `in` and `out`.
+    pub fn parse(spec: &str) -> Result<Self, VisionError> {
+        let bad = |why: &str| VisionError::Config(format!("line '{spec}': {why} (expected name:x1,y1,x2,y2[:in/out])"));
+        let mut parts = spec.trim().split(':');
+        let name = parts.next().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("no name"))?;
+        let coords: Vec<f64> = parts
+            .next()
+            .ok_or_else(|| bad("no coordinates"))?
+            .split(',')
+            .map(|c| c.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("coordinates must be numbers"))?;
+        let [x1, y1, x2, y2] = coords[..] else {
+            return Err(bad("four coordinates needed"));
+        };
+        if coords.iter().any(|c| !c.is_finite() || *c < 0.0) {
+            return Err(bad("coordinates must be finite and not negative"));
+        }
+        let (in_name, out_name) = match parts.next() {
+            None => ("in".to_string(), "out".to_string()),
+            Some(dirs) => {
+                let (a, b) = dirs.split_once('/').ok_or_else(|| bad("directions must read in/out"))?;
+                let (a, b) = (a.trim(), b.trim());
+                if a.is_empty() || b.is_empty() || a == b {
+                    return Err(bad("two different direction names needed"));
+                }
+                (a.to_string(), b.to_string())
+            }
+        };
+        if parts.next().is_some() {
+            return Err(bad("too many ':'"));
+        }
+        if (x1, y1) == (x2, y2) {
+            return Err(bad("the two end points are the same"));
+        }
+        Ok(LineSpec {
+            name: name.to_string(),
+            start: (x1, y1),
+            end: (x2, y2),
+            fractional: coords.iter().all(|c| *c <= 1.0),
+            in_name,
+            out_name,
+        })
+    }
+
+    /// Parses `;`-separated lines; names must be unique.
+    pub fn parse_list(specs: &str) -> Result<Vec<Self>, VisionError> {
+        let lines: Vec<Self> =
+            specs.split(';').filter(|s| !s.trim().is_empty()).map(Self::parse).collect::<Result<_, _>>()?;
+        let mut names = HashSet::new();
+        if let Some(dup) = lines.iter().find(|l| !names.insert(l.name.as_str())) {
+            return Err(VisionError::Config(format!("line name '{}' is used twice", dup.name)));
+        }
+        Ok(lines)
+    }
+
+    /// End points in pixels of a `width` x `height` frame.
+    pub fn in_pixels(&self, width: u32, height: u32) -> (Point, Point) {
+        let scale = |(x, y): Point| if self.fractional { (x * width as f64, y * height as f64) } else { (x, y) };
+        (scale(self.start), scale(self.end))
+    }
+}
+
+/// Which side of the directed line `a -> b` point `p` is on: +1 the `in` side, -1 the `out`
+/// side, 0 on the line.
+fn side(a: Point, b: Point, p: Point) -> i8 {
+    let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+    // With y down, a positive cross product is clockwise of a -> b on screen: the `in` side.
+    if cross > 1e-9 {
+        1
+    } else if cross < -1e-9 {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Whether segment `p -> q` meets segment `a -> b` (touching counts).
+fn segments_meet(p: Point, q: Point, a: Point, b: Point) -> bool {
+    let (d1, d2) = (side(a, b, p), side(a, b, q));
+    let (d3, d4) = (side(p, q, a), side(p, q, b));
+    if d1 != d2 && d3 != d4 && !(d1 == 0 && d2 == 0) {
+        return true;
+    }
+    // Collinear or touching cases: a point of one on the other.
+    let on = |s: Point, e: Point, r: Point| {
+        side(s, e, r) == 0 && r.0 >= s.0.min(e.0) - 1e-9 && r.0 <= s.0.max(e.0) + 1e-9 && r.1 >= s.1.min(e.1) - 1e-9 && r.1 <= s.1.max(e.1) + 1e-9
+    };
+    on(a, b, p) || on(a, b, q) || on(p, q, a) || on(p, q, b)
+}
+
+/// A counting line resolved to pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub start: Point,
+    pub end: Point,
+    pub in_name: String,
+    pub out_name: String,
+}
+
+/// A crossing the counter has just confirmed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrossingEvent {
+    pub line: usize,
+    /// True for the line's `in` direction.
+    pub inward: bool,
+    pub track_id: u64,
+    pub class: String,
+}
+
+/// One observation of a confirmed track on one frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackObservation {
+    pub track_id: u64,
+    pub bbox: BBox,
+    pub class: String,
+}
+
+/// A crossing seen but not yet confirmed: the track must stay on the new side.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    inward: bool,
+    frames_on_side: u32,
+}
+
+#[derive(Default)]
+struct TrackState {
+    last_anchor: Option<Point>,
+    last_seen: u64,
+    /// Per line.
+    pending: HashMap<usize, Pending>,
+    /// (line, inward) already counted.
+    counted: HashSet<(usize, bool)>,
+}
+
+/// Totals per line, class and direction.
+pub type Totals = Vec<HashMap<(String, bool), u64>>;
+
+/// The line counter of one stream.
+pub struct LineCounter {
+    lines: Vec<Line>,
+    anchor: Anchor,
+    min_frames: u32,
+    /// A track not seen for this many frames is forgotten (bounded memory on long runs).
+    forget_after: u64,
+    frame: u64,
+    tracks: HashMap<u64, TrackState>,
+    totals: Totals,
+}
+
+impl LineCounter {
+    pub fn new(lines: Vec<Line>, anchor: Anchor, min_frames: u32) -> Self {
+        let totals = vec![HashMap::new(); lines.len()];
+        LineCounter { lines, anchor, min_frames: min_frames.max(1), forget_after: 300, frame: 0, tracks: HashMap::new(), totals }
+    }
+
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Clears the totals and the crossing state (the lines stay).
+    pub fn reset(&mut self) {
+        self.tracks.clear();
+        self.totals = vec![HashMap::new(); self.lines.len()];
+    }
+
+    /// Feeds one frame's observed (not predicted) confirmed tracks; returns the crossings
+    /// confirmed on this frame.
+    pub fn update(&mut self, observations: &[TrackObservation]) -> Vec<CrossingEvent> {
+        self.frame += 1;
+        let mut events = Vec::new();
+        for obs in observations {
+            let p = self.anchor.of(&obs.bbox);
+            if !(p.0.is_finite() && p.1.is_finite()) {
+                continue;
+            }
+            let state = self.tracks.entry(obs.track_id).or_default();
+            state.last_seen = self.frame;
+            let previous = state.last_anchor.replace(p);
+            for (li, line) in self.lines.iter().enumerate() {
+                let now_side = side(line.start, line.end, p);
+                if let Some(q) = previous {
+                    if segments_meet(q, p, line.start, line.end) && now_side != 0 && side(line.start, line.end, q) != now_side {
+                        // A fresh crossing replaces any pending one (jitter back and forth).
+                        state.pending.insert(li, Pending { inward: now_side > 0, frames_on_side: 0 });
+                    }
+                }
+                let Some(pending) = state.pending.get_mut(&li) else { continue };
+                let on_new_side = now_side == if pending.inward { 1 } else { -1 };
+                if !on_new_side && now_side != 0 {
+                    // Back before it was confirmed: jitter, not a crossing.
+                    state.pending.remove(&li);
+                    continue;
+                }
+                pending.frames_on_side += u32::from(on_new_side);
+                if pending.frames_on_side >= self.min_frames {
+                    let inward = pending.inward;
+                    state.pending.remove(&li);
+                    if state.counted.insert((li, inward)) {
+                        *self.totals[li].entry((obs.class.clone(), inward)).or_insert(0) += 1;
+                        events.push(CrossingEvent { line: li, inward, track_id: obs.track_id, class: obs.class.clone() });
+                    }
+                }
+            }
+        }
+        let (frame, forget) = (self.frame, self.forget_after);
+        self.tracks.retain(|_, t| frame - t.last_seen <= forget);
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A horizontal line across a 640-wide frame at y = 200, drawn left to right: `in` is down.
+    fn counter(min_frames: u32) -> LineCounter {
+        let line = Line { name: "l".into(), start: (0.0, 200.0), end: (640.0, 200.0), in_name: "in".into(), out_name: "out".into() };
+        LineCounter::new(vec![line], Anchor::BottomCenter, min_frames)
+    }
+
+    /// A 40x30 car whose bottom centre is at (x, y).
+    fn car(id: u64, x: f64, y: f64, class: &str) -> TrackObservation {
+        let bbox = BBox::new((x - 20.0) as f32, (y - 30.0) as f32, (x + 20.0) as f32, y as f32);
+        TrackObservation { track_id: id, bbox, class: class.into() }
+    }
+
+    fn run(c: &mut LineCounter, path: &[(u64, f64, f64, &str)]) -> Vec<CrossingEvent> {
+        path.iter().flat_map(|&(id, x, y, class)| c.update(&[car(id, x, y, class)])).collect()
+    }
+
+    #[test]
+    fn jitter_across_the_line_counts_once() {
+        let mut c = counter(3);
+        let mut path: Vec<(u64, f64, f64, &str)> = vec![(1, 100.0, 150.0, "car"), (1, 100.0, 190.0, "car")];
+        // Stops on the line, the box jittering 3 px up and down for 20 frames.
+        for i in 0..20 {
+            path.push((1, 100.0, if i % 2 == 0 { 202.0 } else { 198.0 }, "car"));
+        }
+        path.extend([(1, 100.0, 220.0, "car"), (1, 100.0, 240.0, "car"), (1, 100.0, 260.0, "car")]);
+        let events = run(&mut c, &path);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(events[0].inward);
+        assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
+    }
+
+    #[test]
+    fn a_fast_vehicle_jumping_the_line_counts() {
+        let mut c = counter(2);
+        // 200 px per frame: above the line, then far below it.
+        let events = run(&mut c, &[(1, 300.0, 100.0, "car"), (1, 300.0, 300.0, "car"), (1, 300.0, 500.0, "car")]);
+        assert_eq!(events.len(), 1);
+        // Crossing diagonally past the end of the segment does not count.
+        let mut c = counter(1);
+        assert!(run(&mut c, &[(2, 700.0, 100.0, "car"), (2, 900.0, 300.0, "car")]).is_empty());
+    }
+
+    #[test]
+    fn opposite_directions_count_separately() {
+        let mut c = counter(2);
+        let down = [(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "car"), (1, 100.0, 300.0, "car")];
+        let up = [(2, 400.0, 300.0, "car"), (2, 400.0, 150.0, "car"), (2, 400.0, 100.0, "car")];
+        let events: Vec<_> = run(&mut c, &down).into_iter().chain(run(&mut c, &up)).collect();
+        assert_eq!(events.iter().map(|e| e.inward).collect::<Vec<_>>(), [true, false]);
+        assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
+        assert_eq!(c.totals()[0][&("car".to_string(), false)], 1);
+        // A track counts at most once per direction, even if it comes back and crosses again.
+        let again = [(1, 100.0, 150.0, "car"), (1, 100.0, 140.0, "car"), (1, 100.0, 250.0, "car"), (1, 100.0, 260.0, "car")];
+        let events = run(&mut c, &again);
+        assert_eq!(events.iter().filter(|e| e.inward).count(), 0, "{events:?}");
+    }
+
+    #[test]
+    fn reversing_before_min_frames_does_not_count() {
+        let mut c = counter(3);
+        let path = [(1, 100.0, 150.0, "car"), (1, 100.0, 210.0, "car"), (1, 100.0, 215.0, "car"), (1, 100.0, 150.0, "car"), (1, 100.0, 120.0, "car")];
+        assert!(run(&mut c, &path).is_empty());
+        assert!(c.totals()[0].is_empty());
+    }
+
+    #[test]
+    fn class_flicker_does_not_double_count() {
+        let mut c = counter(2);
+        let path = [(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "truck"), (1, 100.0, 260.0, "car"), (1, 100.0, 270.0, "truck")];
+        let events = run(&mut c, &path);
+        assert_eq!(events.len(), 1);
+        let total: u64 = c.totals()[0].values().sum();
+        assert_eq!(total, 1);
+    }
+
+    #[test]
+    fn line_specs() {
+        let l = LineSpec::parse("north:0.1,0.6,0.9,0.6").unwrap();
+        assert!(l.fractional);
+        assert_eq!(l.in_pixels(640, 360), ((64.0, 216.0), (576.0, 216.0)));
+        assert_eq!((l.in_name.as_str(), l.out_name.as_str()), ("in", "out"));
+        let l = LineSpec::parse(" exit : 100, 200, 500,200 : south/north").unwrap();
+        assert!(!l.fractional);
+        assert_eq!((l.name.as_str(), l.in_name.as_str(), l.out_name.as_str()), ("exit", "south", "north"));
+        assert_eq!(LineSpec::parse_list("a:0,0.5,1,0.5;b:0.5,0,0.5,1;").unwrap().len(), 2);
+        for bad in ["", "a", "a:1,2,3", "a:1,2,3,x", "a:1,1,1,1", "a:0,0,1,1:in", "a:0,0,1,1:x/x", "a:-1,0,1,1", "a:0,0,1,1:a/b:c"] {
+            assert!(LineSpec::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LineSpec::parse_list("a:0,0,1,1;a:0,1,1,0").is_err());
+    }
+
+    #[test]
+    fn forgotten_tracks_free_their_state() {
+        let mut c = counter(1);
+        for id in 0..1000 {
+            c.update(&[car(id, 100.0, 100.0, "car")]);
+        }
+        assert!(c.tracks.len() <= 301);
+    }
+}

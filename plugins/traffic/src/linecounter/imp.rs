@@ -1,0 +1,365 @@
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals};
+use traffic_vision::counting::{Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
+use traffic_vision::BBox;
+
+use super::config;
+use crate::video;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("linecounter", gst::DebugColorFlags::empty(), Some("Line crossing counter"))
+});
+
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstLineCounterAnchor")]
+pub enum AnchorChoice {
+    #[default]
+    #[enum_value(name = "Bottom centre of the box (where the vehicle meets the road)", nick = "bottom-center")]
+    BottomCenter,
+    #[enum_value(name = "Centre of the box", nick = "center")]
+    Center,
+    #[enum_value(name = "Top centre of the box", nick = "top-center")]
+    TopCenter,
+}
+
+impl AnchorChoice {
+    fn anchor(self) -> Anchor {
+        match self {
+            AnchorChoice::BottomCenter => Anchor::BottomCenter,
+            AnchorChoice::Center => Anchor::Center,
+            AnchorChoice::TopCenter => Anchor::TopCenter,
+        }
+    }
+
+    fn from_nick(nick: &str) -> Option<Self> {
+        match nick {
+            "bottom-center" => Some(AnchorChoice::BottomCenter),
+            "center" => Some(AnchorChoice::Center),
+            "top-center" => Some(AnchorChoice::TopCenter),
+            _ => None,
+        }
+    }
+}
+
+const DEFAULT_MIN_FRAMES: u32 = 2;
+/// Plates are remembered this many frames after their track was last seen.
+const PLATE_MEMORY_FRAMES: u64 = 300;
+
+#[derive(Clone, Debug, Default)]
+struct Settings {
+    lines: String,
+    config: String,
+    anchor: AnchorChoice,
+    min_frames: Option<u32>,
+}
+
+struct State {
+    counter: Counter,
+    info: gst_video::VideoInfo,
+    /// Latest plate text per track, for crossing events on frames without a plate read.
+    plates: HashMap<u64, (String, u64)>,
+    frame: u64,
+}
+
+#[derive(Default)]
+pub struct LineCounter {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LineCounter {
+    /// Lines, anchor and hysteresis from the properties or the config file, for a frame size.
+    fn build_counter(&self, width: u32, height: u32) -> Result<Counter, String> {
+        let s = lock(&self.settings).clone();
+        let (specs, file_min_frames, file_anchor) = if !s.config.is_empty() {
+            let c = config::load(&s.config)?;
+            (c.lines, c.min_frames, c.anchor)
+        } else if !s.lines.is_empty() {
+            (LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?, None, None)
+        } else {
+            return Err("no counting line: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...) or 'config'".into());
+        };
+        let anchor = match file_anchor {
+            Some(nick) => AnchorChoice::from_nick(&nick)
+                .ok_or_else(|| format!("{}: anchor '{nick}' is none of bottom-center, center, top-center", s.config))?,
+            None => s.anchor,
+        };
+        let lines = specs
+            .into_iter()
+            .map(|spec| {
+                let (start, end) = spec.in_pixels(width, height);
+                Line { name: spec.name, start, end, in_name: spec.in_name, out_name: spec.out_name }
+            })
+            .collect();
+        let min_frames = s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES);
+        Ok(Counter::new(lines, anchor.anchor(), min_frames))
+    }
+
+    fn reset(&self) {
+        if let Some(state) = lock(&self.state).as_mut() {
+            state.counter.reset();
+            gst::info!(CAT, imp = self, "counters reset");
+        }
+    }
+}
+
+/// The counter's totals (and this frame's crossings) in metadata form.
+fn counts_of(counter: &Counter, crossings: Vec<Crossing>) -> Counts {
+    let lines = counter
+        .lines()
+        .iter()
+        .zip(counter.totals())
+        .map(|(line, totals)| {
+            let mut totals: Vec<ClassTotal> = totals
+                .iter()
+                .map(|((class, inward), count)| ClassTotal {
+                    class: class.clone(),
+                    direction: if *inward { line.in_name.clone() } else { line.out_name.clone() },
+                    count: *count,
+                })
+                .collect();
+            totals.sort_by(|a, b| (&a.class, &a.direction).cmp(&(&b.class, &b.direction)));
+            LineTotals {
+                name: line.name.clone(),
+                start: line.start,
+                end: line.end,
+                in_name: line.in_name.clone(),
+                out_name: line.out_name.clone(),
+                totals,
+            }
+        })
+        .collect();
+    Counts { lines, crossings }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for LineCounter {
+    const NAME: &'static str = "GstLineCounter";
+    type Type = super::LineCounter;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for LineCounter {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("lines")
+                    .nick("Lines")
+                    .blurb("Counting lines 'name:x1,y1,x2,y2[:in/out];...': coordinates all within 0..1 are fractions of the frame, else pixels. 'in' is a crossing towards the side that (end - start) turned 90 degrees clockwise on screen points to: a line drawn left to right counts downward motion as 'in'")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("config")
+                    .nick("Config file")
+                    .blurb("TOML file with [[line]] tables (name, points = [x1,y1,x2,y2], in, out) and optional min-frames and anchor; used instead of 'lines'")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("anchor", AnchorChoice::default())
+                    .nick("Anchor")
+                    .blurb("Point of the box whose path must cross the line")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-frames")
+                    .nick("Minimum frames")
+                    .blurb("Observations a track must stay on the new side before its crossing counts (hysteresis against jitter)")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_MIN_FRAMES)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn signals() -> &'static [glib::subclass::Signal] {
+        static SIGNALS: LazyLock<Vec<glib::subclass::Signal>> = LazyLock::new(|| {
+            vec![glib::subclass::Signal::builder("reset")
+                .action()
+                .class_handler(|args| {
+                    if let Some(element) = args.first().and_then(|v| v.get::<super::LineCounter>().ok()) {
+                        element.imp().reset();
+                    }
+                    None
+                })
+                .build()]
+        });
+        SIGNALS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "lines" => s.lines = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "config" => s.config = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "anchor" => s.anchor = value.get().unwrap_or(s.anchor),
+            "min-frames" => s.min_frames = value.get().ok(),
+            name => gst::warning!(CAT, imp = self, "unknown property {name}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "lines" => s.lines.to_value(),
+            "config" => s.config.to_value(),
+            "anchor" => s.anchor.to_value(),
+            "min-frames" => s.min_frames.unwrap_or(DEFAULT_MIN_FRAMES).to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for LineCounter {}
+
+impl ElementImpl for LineCounter {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Line counter",
+                "Filter/Analyzer/Video",
+                "Counts tracked objects crossing virtual lines, per class and direction; attaches TrafficCountsMeta and posts traffic-crossing and traffic-summary messages",
+                "traffic-vision developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::builder("video/x-raw").any_features().build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for LineCounter {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        // Check the lines now, so a typo fails at start and not at the first frame.
+        self.build_counter(1920, 1080).map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = None;
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let mut guard = lock(&self.state);
+        let same_size = guard.as_ref().is_some_and(|s| s.info.width() == info.width() && s.info.height() == info.height());
+        if same_size {
+            if let Some(state) = guard.as_mut() {
+                state.info = info;
+            }
+            return Ok(());
+        }
+        // Lines given in fractions move with the frame size; totals restart with new geometry.
+        let counter = self.build_counter(info.width(), info.height()).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        *guard = Some(State { counter, info, plates: HashMap::new(), frame: 0 });
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            let summary = lock(&self.state).as_ref().map(|s| {
+                let mut body = traffic_meta::counts_structure(&counts_of(&s.counter, Vec::new()));
+                body.set_name("traffic-summary");
+                body.set("frames", s.frame);
+                body
+            });
+            if let Some(body) = summary {
+                let _ = self.obj().post_message(gst::message::Element::builder(body).src(&*self.obj()).build());
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        state.frame += 1;
+        let size = video::frame_size(&state.info);
+        let objects = traffic_meta::objects(buf, size);
+        let frame = state.frame;
+        for o in objects.iter().filter(|o| o.is_plate()) {
+            let parent = objects.iter().find(|v| v.roi_id == o.parent_id).and_then(|v| v.track.as_ref());
+            let text = o.plate.as_ref().map(|p| if p.track_text.is_empty() { &p.text } else { &p.track_text });
+            if let (Some(track), Some(text)) = (parent, text) {
+                state.plates.insert(track.id, (text.clone(), frame));
+            }
+        }
+        state.plates.retain(|_, (_, seen)| frame - *seen <= PLATE_MEMORY_FRAMES);
+        // Only confirmed tracks on a real detection count; predicted boxes never do.
+        let observations: Vec<TrackObservation> = objects
+            .iter()
+            .filter_map(|o| {
+                let t = o.track.as_ref().filter(|t| !t.predicted)?;
+                let b = &o.bbox;
+                Some(TrackObservation {
+                    track_id: t.id,
+                    bbox: BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32),
+                    class: t.label.clone(),
+                })
+            })
+            .collect();
+        let events = state.counter.update(&observations);
+        let crossings: Vec<Crossing> = events
+            .iter()
+            .map(|e| {
+                let line = &state.counter.lines()[e.line];
+                Crossing {
+                    line: line.name.clone(),
+                    direction: if e.inward { line.in_name.clone() } else { line.out_name.clone() },
+                    track_id: e.track_id,
+                    class: e.class.clone(),
+                    plate: state.plates.get(&e.track_id).map(|(p, _)| p.clone()),
+                }
+            })
+            .collect();
+        let counts = counts_of(&state.counter, crossings);
+        let pts = buf.pts();
+        let running_time = self
+            .obj()
+            .segment()
+            .downcast_ref::<gst::ClockTime>()
+            .and_then(|seg| pts.and_then(|p| seg.to_running_time(p)));
+        drop(guard);
+        for c in &counts.crossings {
+            gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
+            let s = gst::Structure::builder("traffic-crossing")
+                .field("line", c.line.as_str())
+                .field("direction", c.direction.as_str())
+                .field("track-id", c.track_id)
+                .field("class", c.class.as_str())
+                .field("plate", c.plate.as_deref().unwrap_or(""))
+                .field("pts", pts.map(|t| t.nseconds()).unwrap_or(u64::MAX))
+                .field("running-time", running_time.map(|t| t.nseconds()).unwrap_or(u64::MAX))
+                .build();
+            let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        }
+        traffic_meta::set_counts(buf, &counts);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,92 @@
+//! linecounter through gst_check::Harness: counts meta, crossings, reset, bad settings.
+
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gst_check::Harness;
+use traffic_meta::{Detection, PixelBox, Track, NO_PARENT};
+
+const SIZE: FrameSize = FrameSize { width: 640, height: 360 };
+
+/// A frame with one tracked vehicle whose box bottom is at `bottom`.
+fn frame(track_id: u64, class: &str, bottom: f64, predicted: bool) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(640 * 360 * 3 / 2).unwrap();
+    {
+        let b = buffer.get_mut().unwrap();
+        let det = Detection {
+            label: class.into(),
+            label_id: 2,
+            confidence: 0.9,
+            bbox: PixelBox { x1: 300.0, y1: bottom - 40.0, x2: 360.0, y2: bottom },
+        };
+        let roi = traffic_meta::add_detection(b, SIZE, &det, NO_PARENT);
+        let track = Track { id: track_id, age: 10, predicted, label: class.into(), label_id: 2 };
+        traffic_meta::set_track(b, roi, &track);
+    }
+    buffer
+}
+
+fn harness(props: &str) -> Harness {
+    init();
+    let mut h = Harness::new_parse(&format!("linecounter {props}"));
+    h.set_src_caps_str("video/x-raw,format=I420,width=640,height=360,framerate=25/1");
+    h.play();
+    h
+}
+
+fn total(counts: &traffic_meta::Counts, class: &str, direction: &str) -> u64 {
+    counts.lines[0].totals.iter().filter(|t| t.class == class && t.direction == direction).map(|t| t.count).sum()
+}
+
+#[test]
+fn a_car_driving_down_across_the_line_counts_once() {
+    // Line at half height (y = 180), drawn left to right: downward is 'in', here named 'south'.
+    let mut h = harness("lines=road:0,0.5,1,0.5:south/north min-frames=2");
+    let mut crossings = vec![];
+    let mut last = None;
+    for bottom in [120.0, 150.0, 175.0, 200.0, 230.0, 260.0, 290.0] {
+        let out = h.push_and_pull(frame(7, "car", bottom, false)).unwrap();
+        let counts = traffic_meta::counts(&out).expect("counts on every frame");
+        crossings.extend(counts.crossings.clone());
+        last = Some(counts);
+    }
+    let counts = last.unwrap();
+    assert_eq!(counts.lines[0].start, (0.0, 180.0));
+    assert_eq!(total(&counts, "car", "south"), 1);
+    assert_eq!(total(&counts, "car", "north"), 0);
+    assert_eq!(crossings.len(), 1);
+    assert_eq!((crossings[0].track_id, crossings[0].direction.as_str()), (7, "south"));
+}
+
+#[test]
+fn predicted_boxes_never_count_and_reset_clears() {
+    let mut h = harness("lines=road:0,180,640,180 min-frames=1");
+    for bottom in [120.0, 200.0, 260.0] {
+        let out = h.push_and_pull(frame(1, "car", bottom, true)).unwrap();
+        assert!(traffic_meta::counts(&out).unwrap().crossings.is_empty());
+    }
+    for bottom in [120.0, 200.0, 260.0] {
+        h.push_and_pull(frame(2, "truck", bottom, false)).unwrap();
+    }
+    let out = h.push_and_pull(frame(2, "truck", 280.0, false)).unwrap();
+    assert_eq!(total(&traffic_meta::counts(&out).unwrap(), "truck", "in"), 1);
+    let bin = h.element().unwrap().downcast::<gst::Bin>().unwrap();
+    let counter = bin.iterate_elements().into_iter().flatten().next().expect("linecounter in the harness bin");
+    counter.emit_by_name::<()>("reset", &[]);
+    let out = h.push_and_pull(frame(2, "truck", 290.0, false)).unwrap();
+    assert_eq!(total(&traffic_meta::counts(&out).unwrap(), "truck", "in"), 0);
+}
+
+#[test]
+fn malformed_lines_fail_at_start_with_the_reason() {
+    init();
+    for (props, needle) in [
+        ("lines=road:0,0.5,1", "four coordinates"),
+        ("", "no counting line"),
+        ("config=/nonexistent/lines.toml", "/nonexistent/lines.toml"),
+    ] {
+        let err = run_to_eos(&format!("videotestsrc num-buffers=1 ! linecounter {props} ! fakesink")).expect_err(props);
+        assert!(err.contains(needle), "{props}: {err}");
+    }
+}
