@@ -36,9 +36,19 @@ fn taps(dst: usize, src: usize, scale: f64, chroma: bool) -> Vec<Tap> {
         .collect()
 }
 
+/// `out = row0 * (1 - w1) + row1 * w1`, as f32; the vertical half of the bilinear resize.
 #[inline(always)]
-fn lerp(a: u8, b: u8, w: f32) -> f32 {
-    a as f32 + (b as f32 - a as f32) * w
+fn blend_rows(row0: &[u8], row1: &[u8], w1: f32, out: &mut [f32]) {
+    if w1 == 0.0 {
+        for (o, &a) in out.iter_mut().zip(row0) {
+            *o = a as f32;
+        }
+    } else {
+        for ((o, &a), &b) in out.iter_mut().zip(row0).zip(row1) {
+            let a = a as f32;
+            *o = a + (b as f32 - a) * w1;
+        }
+    }
 }
 
 /// Fits a frame into a model input of `dst_w` x `dst_h`: resized keeping its aspect,
@@ -148,58 +158,74 @@ impl Letterbox {
         }
     }
 
+    /// Separable bilinear: each output row first blends its two source rows into `line`
+    /// (a contiguous loop the compiler vectorises), then samples `line` at the column taps.
+    /// Half the gathers of interpolating each output pixel from its four neighbours.
     fn fill_packed(&self, frame: &Frame, offsets: [usize; 3], bpp: usize, rows: &mut RowWriter) {
         let data = frame.planes[0];
         let stride = frame.strides[0];
+        let row_bytes = self.src_w * bpp;
         let [or, og, ob] = offsets;
+        let mut line = vec![0.0f32; row_bytes];
         for (y, ty) in self.y_taps.iter().enumerate() {
-            let row0 = &data[ty.i0 * stride..];
-            let row1 = &data[ty.i1 * stride..];
+            blend_rows(&data[ty.i0 * stride..][..row_bytes], &data[ty.i1 * stride..][..row_bytes], ty.w1, &mut line);
             let (r, g, b) = rows.row(y);
-            for (x, tx) in self.x_taps.iter().enumerate() {
+            for (((r, g), b), tx) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).zip(&self.x_taps) {
                 let (a, c) = (tx.i0 * bpp, tx.i1 * bpp);
                 let sample = |o: usize| {
-                    let top = lerp(row0[a + o], row0[c + o], tx.w1);
-                    let bottom = lerp(row1[a + o], row1[c + o], tx.w1);
-                    (top + (bottom - top) * ty.w1) * (1.0 / 255.0)
+                    let p = line[a + o];
+                    (p + (line[c + o] - p) * tx.w1) * (1.0 / 255.0)
                 };
-                r[x] = sample(or);
-                g[x] = sample(og);
-                b[x] = sample(ob);
+                *r = sample(or);
+                *g = sample(og);
+                *b = sample(ob);
             }
         }
     }
 
     /// Interpolates Y, U and V at their own resolutions, then converts: the conversion is
     /// affine, so this equals converting first and resizing after, at a fraction of the cost.
+    /// Separable, as [`Self::fill_packed`]: vertical blend of whole rows, then the column taps
+    /// into Y, U, V lines at the output width, then the conversion over those lines in a
+    /// separate loop, which (unlike the gathers) the compiler vectorises.
     fn fill_yuv(&self, frame: &Frame, rows: &mut RowWriter) {
         let [py, p1, p2] = frame.planes;
         let [sy, s1, s2] = frame.strides;
         let nv12 = frame.format == PixelFormat::Nv12;
         let conv = frame.yuv;
+        let (w, cw) = (self.src_w, self.src_w.div_ceil(2));
+        let mut luma = vec![0.0f32; w];
+        // NV12: one interleaved UV line; I420: the U line, then the V line.
+        let mut chroma = vec![0.0f32; 2 * cw];
+        let (u_at, v_at, step) = if nv12 { (0, 1, 2) } else { (0, cw, 1) };
+        // The picture's row at the output width, before the conversion.
+        let [mut line_y, mut line_u, mut line_v] = [(); 3].map(|_| vec![0.0f32; self.new_w]);
         for (y, (ty, tc)) in self.y_taps.iter().zip(&self.y_taps_chroma).enumerate() {
-            let y0 = &py[ty.i0 * sy..];
-            let y1 = &py[ty.i1 * sy..];
-            let (u0, u1, v0, v1) = if nv12 {
-                (&p1[tc.i0 * s1..], &p1[tc.i1 * s1..], &p1[tc.i0 * s1 + 1..], &p1[tc.i1 * s1 + 1..])
+            blend_rows(&py[ty.i0 * sy..][..w], &py[ty.i1 * sy..][..w], ty.w1, &mut luma);
+            if nv12 {
+                blend_rows(&p1[tc.i0 * s1..][..2 * cw], &p1[tc.i1 * s1..][..2 * cw], tc.w1, &mut chroma);
             } else {
-                (&p1[tc.i0 * s1..], &p1[tc.i1 * s1..], &p2[tc.i0 * s2..], &p2[tc.i1 * s2..])
-            };
-            let step = if nv12 { 2 } else { 1 };
+                let (u, v) = chroma.split_at_mut(cw);
+                blend_rows(&p1[tc.i0 * s1..][..cw], &p1[tc.i1 * s1..][..cw], tc.w1, u);
+                blend_rows(&p2[tc.i0 * s2..][..cw], &p2[tc.i1 * s2..][..cw], tc.w1, v);
+            }
+            let taps = self.x_taps.iter().zip(&self.x_taps_chroma);
+            for (((l, u), v), (tx, txc)) in line_y.iter_mut().zip(line_u.iter_mut()).zip(line_v.iter_mut()).zip(taps) {
+                let l0 = luma[tx.i0];
+                *l = l0 + (luma[tx.i1] - l0) * tx.w1;
+                let (c0, c1) = (txc.i0 * step, txc.i1 * step);
+                let u0 = chroma[u_at + c0];
+                *u = u0 + (chroma[u_at + c1] - u0) * txc.w1;
+                let v0 = chroma[v_at + c0];
+                *v = v0 + (chroma[v_at + c1] - v0) * txc.w1;
+            }
             let (r, g, b) = rows.row(y);
-            for (x, (tx, txc)) in self.x_taps.iter().zip(&self.x_taps_chroma).enumerate() {
-                let bil = |p0: &[u8], p1: &[u8], t: &Tap, w: f32, s: usize| {
-                    let top = lerp(p0[t.i0 * s], p0[t.i1 * s], t.w1);
-                    let bottom = lerp(p1[t.i0 * s], p1[t.i1 * s], t.w1);
-                    top + (bottom - top) * w
-                };
-                let luma = bil(y0, y1, tx, ty.w1, 1);
-                let u = bil(u0, u1, txc, tc.w1, step);
-                let v = bil(v0, v1, txc, tc.w1, step);
-                let [cr, cg, cb] = conv.convert(luma, u, v);
-                r[x] = cr * (1.0 / 255.0);
-                g[x] = cg * (1.0 / 255.0);
-                b[x] = cb * (1.0 / 255.0);
+            let yuv = line_y.iter().zip(&line_u).zip(&line_v);
+            for (((r, g), b), ((&l, &u), &v)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).zip(yuv) {
+                let [cr, cg, cb] = conv.convert(l, u, v);
+                *r = cr * (1.0 / 255.0);
+                *g = cg * (1.0 / 255.0);
+                *b = cb * (1.0 / 255.0);
             }
         }
     }
