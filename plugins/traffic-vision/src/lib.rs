@@ -5,6 +5,7 @@
 pub mod counting;
 pub mod detection;
 pub mod detector;
+pub mod draw;
 pub mod error;
 pub mod frame;
 pub mod letterbox;

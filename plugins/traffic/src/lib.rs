@@ -3,6 +3,7 @@
 
 mod linecounter;
 mod mottracker;
+mod overlay;
 mod trafficpublish;
 mod video;
 mod yolodetect;
@@ -10,6 +11,7 @@ mod yolodetect;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;
     mottracker::register(plugin)?;
+    overlay::register(plugin)?;
     linecounter::register(plugin)?;
     trafficpublish::register(plugin)?;
     Ok(())

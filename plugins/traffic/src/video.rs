@@ -22,7 +22,8 @@ pub fn caps() -> gst::Caps {
     gst_video::VideoCapsBuilder::new().format_list(FORMATS).build()
 }
 
-fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
+/// Our name for a GStreamer raw format, for the formats of [`caps`].
+pub fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
     Some(match format {
         VideoFormat::Rgb => PixelFormat::Rgb,
         VideoFormat::Bgr => PixelFormat::Bgr,
@@ -36,24 +37,36 @@ fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
     })
 }
 
-/// Borrows the planes of a mapped frame.
-pub fn frame<'a>(vframe: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, VisionError> {
-    let info = vframe.info();
-    let format = pixel_format(info.format())
-        .ok_or_else(|| VisionError::Frame(format!("format {} is not supported", info.format())))?;
+/// The frame's YUV -> RGB conversion, from the caps' colorimetry.
+pub fn yuv_of(info: &gst_video::VideoInfo) -> YuvToRgb {
     let colorimetry = info.colorimetry();
     let matrix = match colorimetry.matrix() {
         VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
         _ => YuvMatrix::Bt601,
     };
-    let yuv = YuvToRgb::new(matrix, colorimetry.range() == VideoColorRange::Range0_255);
+    YuvToRgb::new(matrix, colorimetry.range() == VideoColorRange::Range0_255)
+}
+
+/// Row strides of each plane, in bytes.
+pub fn strides(info: &gst_video::VideoInfo) -> Vec<usize> {
+    info.stride()[..info.n_planes() as usize].iter().map(|&s| s.max(0) as usize).collect()
+}
+
+/// Our pixel format of the frame, or an error naming the unsupported one.
+pub fn format_of(info: &gst_video::VideoInfo) -> Result<PixelFormat, VisionError> {
+    pixel_format(info.format()).ok_or_else(|| VisionError::Frame(format!("format {} is not supported", info.format())))
+}
+
+/// Borrows the planes of a mapped frame.
+pub fn frame<'a>(vframe: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, VisionError> {
+    let info = vframe.info();
+    let format = format_of(info)?;
     let n = info.n_planes() as usize;
     let mut planes = Vec::with_capacity(n);
     for p in 0..n as u32 {
         planes.push(vframe.plane_data(p).map_err(|e| VisionError::Frame(e.to_string()))?);
     }
-    let strides: Vec<usize> = info.stride()[..n].iter().map(|&s| s.max(0) as usize).collect();
-    Frame::new(format, info.width() as usize, info.height() as usize, &planes, &strides, yuv)
+    Frame::new(format, info.width() as usize, info.height() as usize, &planes, &strides(info), yuv_of(info))
 }
 
 /// The frame size the metadata coordinates refer to.

@@ -1,0 +1,456 @@
+//! overlay through gst_check::Harness: what it draws, where, and when it leaves a frame alone.
+
+mod common;
+
+use common::*;
+use gst::glib;
+use gst::prelude::*;
+use gst_check::Harness;
+use gst_video::VideoFormat;
+use traffic_meta::{ClassTotal, Counts, Crossing, Detection, LineTotals, PixelBox, Plate, Track, NO_PARENT};
+
+const SWITCHES: [&str; 7] =
+    ["show-boxes", "show-labels", "show-tracks", "show-plates", "show-lines", "show-counts", "show-fps"];
+
+fn info(format: VideoFormat, width: u32, height: u32) -> gst_video::VideoInfo {
+    init();
+    gst_video::VideoInfo::builder(format, width, height).fps(gst::Fraction::new(25, 1)).build().unwrap()
+}
+
+fn harness(info: &gst_video::VideoInfo, props: &[(&str, glib::Value)]) -> Harness {
+    init();
+    let mut h = Harness::new("overlay");
+    {
+        let element = h.element().unwrap();
+        for (name, value) in props {
+            element.set_property_from_value(name, value);
+        }
+    }
+    h.set_src_caps(info.to_caps().unwrap());
+    h.play();
+    h
+}
+
+fn off(name: &str) -> (&str, glib::Value) {
+    (name, false.to_value())
+}
+
+/// A grey frame (every byte 0x50) at time `index` / 25 s.
+fn blank(info: &gst_video::VideoInfo, index: u64) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_mut_slice(vec![0x50u8; info.size()]);
+    buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(40 * index));
+    buffer
+}
+
+fn size_of(info: &gst_video::VideoInfo) -> FrameSize {
+    FrameSize { width: info.width(), height: info.height() }
+}
+
+fn car_box(x1: f64, y1: f64, x2: f64, y2: f64) -> Detection {
+    Detection { label: "car".into(), label_id: 2, confidence: 0.87, bbox: PixelBox { x1, y1, x2, y2 } }
+}
+
+/// Adds a tracked car; returns its ROI id.
+fn add_car(b: &mut gst::BufferRef, info: &gst_video::VideoInfo, det: &Detection, track_id: u64) -> i32 {
+    let roi = traffic_meta::add_detection(b, size_of(info), det, NO_PARENT);
+    let track = Track { id: track_id, age: 5, predicted: false, label: "car".into(), label_id: 2 };
+    traffic_meta::set_track(b, roi, &track);
+    roi
+}
+
+fn counts(width: f64, y: f64, crossed: bool) -> Counts {
+    Counts {
+        lines: vec![LineTotals {
+            name: "main".into(),
+            start: (0.0, y),
+            end: (width, y),
+            in_name: "in".into(),
+            out_name: "out".into(),
+            totals: vec![
+                ClassTotal { class: "car".into(), direction: "in".into(), count: 3 },
+                ClassTotal { class: "car".into(), direction: "out".into(), count: 1 },
+                ClassTotal { class: "truck".into(), direction: "in".into(), count: 1 },
+            ],
+        }],
+        crossings: if crossed {
+            vec![Crossing {
+                line: "main".into(),
+                direction: "in".into(),
+                track_id: 1,
+                class: "car".into(),
+                plate: None,
+            }]
+        } else {
+            vec![]
+        },
+    }
+}
+
+fn bytes(buffer: &gst::Buffer) -> Vec<u8> {
+    buffer.map_readable().unwrap().to_vec()
+}
+
+/// The bytes of pixel (x, y) on the first plane (the luma of YUV frames).
+fn pixel(info: &gst_video::VideoInfo, data: &[u8], x: u32, y: u32) -> Vec<u8> {
+    let bpp = info.format_info().pixel_stride()[0] as usize;
+    let o = info.offset()[0] + y as usize * info.stride()[0] as usize + x as usize * bpp;
+    data[o..o + bpp].to_vec()
+}
+
+/// Runs one frame through and returns (input bytes, output bytes).
+fn through(h: &mut Harness, buffer: gst::Buffer) -> (Vec<u8>, Vec<u8>) {
+    let before = bytes(&buffer);
+    let out = h.push_and_pull(buffer).expect("a frame out");
+    (before, bytes(&out))
+}
+
+#[test]
+fn a_car_box_is_drawn_in_every_format() {
+    for format in [
+        VideoFormat::Rgb,
+        VideoFormat::Bgr,
+        VideoFormat::Rgbx,
+        VideoFormat::Bgrx,
+        VideoFormat::Rgba,
+        VideoFormat::Bgra,
+        VideoFormat::I420,
+        VideoFormat::Nv12,
+    ] {
+        let info = info(format, 640, 360);
+        let mut h = harness(&info, &[off("show-fps")]);
+        let mut buffer = blank(&info, 0);
+        add_car(buffer.get_mut().unwrap(), &info, &car_box(200.0, 150.0, 400.0, 260.0), 7);
+        let (before, after) = through(&mut h, buffer);
+        let px = |data: &[u8], x, y| pixel(&info, data, x, y);
+        // The outline, on all four sides.
+        for (x, y) in [(200, 200), (400, 200), (300, 150), (300, 260)] {
+            assert_ne!(px(&before, x, y), px(&after, x, y), "{format:?}: edge ({x},{y})");
+        }
+        // The label sits above the box.
+        let label_changed = (200..300).any(|x| px(&before, x, 140) != px(&after, x, 140));
+        assert!(label_changed, "{format:?}: label above the box");
+        // Inside the box and far from it nothing changes.
+        for (x, y) in [(300, 205), (50, 300), (600, 20), (500, 330)] {
+            assert_eq!(px(&before, x, y), px(&after, x, y), "{format:?}: ({x},{y}) untouched");
+        }
+    }
+}
+
+#[test]
+fn yuv_box_colour_is_the_class_colour() {
+    // The car's colour drawn on I420 reads back, through BT.601 limited range, as itself.
+    let info = info(VideoFormat::I420, 640, 360);
+    let mut h = harness(&info, &[off("show-fps"), off("show-labels")]);
+    let mut buffer = blank(&info, 0);
+    add_car(buffer.get_mut().unwrap(), &info, &car_box(101.0, 100.0, 301.0, 250.0), 1);
+    let (_, after) = through(&mut h, buffer);
+    // The outline is 2 px wide at 640x360, centred on the edge: luma columns 100 and 101,
+    // which make chroma column 50 whole; chroma row 62 is luma rows 124 and 125.
+    let plane = |p: usize, x: usize, y: usize| after[info.offset()[p] + y * info.stride()[p] as usize + x] as f32;
+    let conv = traffic_vision::frame::YuvToRgb::new(traffic_vision::YuvMatrix::Bt601, false);
+    let got = conv.convert(plane(0, 100, 125), plane(1, 50, 62), plane(2, 50, 62));
+    let c = traffic_vision::draw::class_color("car");
+    for (k, want) in [c.r, c.g, c.b].into_iter().enumerate() {
+        assert!((got[k] - want as f32).abs() <= 6.0, "read back {got:?}, drew {c:?}");
+    }
+}
+
+#[test]
+fn all_switches_off_leave_the_frame_untouched() {
+    for format in [VideoFormat::Rgbx, VideoFormat::I420] {
+        let info = info(format, 320, 240);
+        let props: Vec<_> = SWITCHES.iter().map(|s| off(s)).collect();
+        let mut h = harness(&info, &props);
+        for i in 0..3 {
+            let mut buffer = blank(&info, i);
+            {
+                let b = buffer.get_mut().unwrap();
+                let car = add_car(b, &info, &car_box(20.0, 30.0, 200.0, 150.0), 1);
+                let plate = traffic_meta::add_plate_box(b, size_of(&info), &car_box(80.0, 120.0, 120.0, 135.0), car);
+                let text =
+                    Plate { text: "AB123".into(), confidence: 0.9, track_text: "AB123".into(), track_confidence: 0.9 };
+                traffic_meta::set_plate(b, plate, &text);
+                traffic_meta::set_counts(b, &counts(320.0, 200.0, true));
+            }
+            let (before, after) = through(&mut h, buffer);
+            assert!(before == after, "{format:?}: frame {i} changed");
+        }
+    }
+}
+
+#[test]
+fn a_frame_without_objects_and_fps_off_is_untouched() {
+    let info = info(VideoFormat::Nv12, 320, 240);
+    let mut h = harness(&info, &[off("show-fps")]);
+    for i in 0..3 {
+        let (before, after) = through(&mut h, blank(&info, i));
+        assert!(before == after, "frame {i} changed");
+    }
+}
+
+#[test]
+fn fps_is_drawn_in_the_top_right_corner() {
+    let info = info(VideoFormat::Rgb, 320, 240);
+    let mut h = harness(&info, &[]);
+    let (before, after) = through(&mut h, blank(&info, 0));
+    let changed = |x0: u32, x1: u32, y0: u32, y1: u32| {
+        (y0..y1).any(|y| (x0..x1).any(|x| pixel(&info, &before, x, y) != pixel(&info, &after, x, y)))
+    };
+    assert!(changed(220, 320, 0, 30), "FPS box top right");
+    assert!(!changed(0, 320, 60, 240), "nothing else");
+}
+
+#[test]
+fn plates_lines_and_counts_are_drawn() {
+    let info = info(VideoFormat::Bgrx, 640, 360);
+    let mut h = harness(&info, &[off("show-fps"), off("show-boxes"), off("show-labels")]);
+    let mut buffer = blank(&info, 0);
+    {
+        let b = buffer.get_mut().unwrap();
+        let car = add_car(b, &info, &car_box(300.0, 100.0, 500.0, 200.0), 4);
+        let plate = traffic_meta::add_plate_box(b, size_of(&info), &car_box(380.0, 170.0, 420.0, 185.0), car);
+        let text = Plate { text: "AB12".into(), confidence: 0.6, track_text: "AB123".into(), track_confidence: 0.8 };
+        traffic_meta::set_plate(b, plate, &text);
+        traffic_meta::set_counts(b, &counts(640.0, 300.0, false));
+    }
+    let (before, after) = through(&mut h, buffer);
+    let changed = |x0: u32, x1: u32, y0: u32, y1: u32| {
+        (y0..y1).any(|y| (x0..x1).any(|x| pixel(&info, &before, x, y) != pixel(&info, &after, x, y)))
+    };
+    assert!(changed(370, 430, 201, 225), "plate text under the car");
+    assert!(changed(0, 100, 299, 302), "the counting line");
+    assert!(changed(5, 60, 5, 40), "the counts panel");
+    assert!(!changed(305, 495, 105, 160), "no box: inside the car untouched");
+}
+
+#[test]
+fn trails_follow_a_moving_track_and_switch_at_runtime() {
+    let info = info(VideoFormat::I420, 640, 360);
+    let mut h = harness(&info, &[off("show-fps"), off("show-boxes"), off("show-labels")]);
+    let mut last = (vec![], vec![]);
+    for i in 0..12u64 {
+        let x = 100.0 + 20.0 * i as f64;
+        let mut buffer = blank(&info, i);
+        add_car(buffer.get_mut().unwrap(), &info, &car_box(x, 150.0, x + 80.0, 220.0), 9);
+        last = through(&mut h, buffer);
+    }
+    let (before, after) = &last;
+    // Bottom centres ran from x 140 to 360 along y 220: the trail lies on that path.
+    for x in [200, 260, 320] {
+        assert_ne!(pixel(&info, before, x, 220), pixel(&info, after, x, 220), "trail at x {x}");
+    }
+    assert_eq!(pixel(&info, before, 260, 180), pixel(&info, after, 260, 180), "no box drawn");
+    // Switched off while playing: the next frame is untouched.
+    h.element().unwrap().set_property("show-tracks", false);
+    let mut buffer = blank(&info, 12);
+    add_car(buffer.get_mut().unwrap(), &info, &car_box(340.0, 150.0, 420.0, 220.0), 9);
+    let (before, after) = through(&mut h, buffer);
+    assert!(before == after);
+    // And the boxes back on.
+    h.element().unwrap().set_property("show-boxes", true);
+    let mut buffer = blank(&info, 13);
+    add_car(buffer.get_mut().unwrap(), &info, &car_box(360.0, 150.0, 440.0, 220.0), 9);
+    let (before, after) = through(&mut h, buffer);
+    assert!(before != after);
+}
+
+#[test]
+fn odd_sizes_and_wild_boxes_do_not_crash() {
+    for format in [VideoFormat::I420, VideoFormat::Nv12, VideoFormat::Rgb, VideoFormat::Bgra] {
+        for (w, hgt) in [(321, 241), (1, 1), (3, 5), (17, 9)] {
+            let info = info(format, w, hgt);
+            let mut h = harness(&info, &[("font-scale", 3.0f64.to_value())]);
+            for i in 0..3 {
+                let mut buffer = blank(&info, i);
+                {
+                    let b = buffer.get_mut().unwrap();
+                    let (fw, fh) = (w as f64, hgt as f64);
+                    add_car(b, &info, &car_box(-50.0, -50.0, fw + 50.0, fh + 50.0), 1);
+                    add_car(b, &info, &car_box(fw - 1.0, fh - 1.0, fw, fh), 2);
+                    add_car(b, &info, &car_box(fw * 0.3, fh * 0.3, fw * 0.6, fh * 0.7), 3);
+                    let car = add_car(b, &info, &car_box(0.0, 0.0, 0.5, 0.5), 4);
+                    let plate = traffic_meta::add_plate_box(b, size_of(&info), &car_box(0.0, 0.0, fw, fh), car);
+                    let text =
+                        Plate { text: "X".into(), confidence: 0.5, track_text: String::new(), track_confidence: 0.0 };
+                    traffic_meta::set_plate(b, plate, &text);
+                    traffic_meta::set_counts(b, &counts(fw * 3.0, fh - 0.5, i == 1));
+                }
+                let out = h.push_and_pull(buffer).expect("a frame out");
+                assert_eq!(out.size(), info.size());
+            }
+        }
+    }
+}
+
+#[test]
+fn properties_are_documented_and_have_their_defaults() {
+    init();
+    let element = gst::ElementFactory::make("overlay").build().unwrap();
+    for name in SWITCHES {
+        let pspec = element.find_property(name).unwrap();
+        assert!(pspec.blurb().is_some_and(|b| b.len() > 20), "{name}");
+        assert!(element.property::<bool>(name), "{name} defaults to on");
+        assert!(pspec.flags().contains(glib::ParamFlags::WRITABLE));
+    }
+    assert_eq!(element.property::<u32>("trail-length"), 30);
+    assert_eq!(element.property::<f64>("font-scale"), 1.0);
+}
+
+/// One output of [`screenshots`]: the size in the file names, the elements that scale the
+/// decoded frame (before the detector: videoscale in GStreamer 1.22 keeps the ROI rectangles
+/// but drops their params, class, confidence and track), the detector's options, the frames
+/// to write (counted from 1).
+struct Shot {
+    size: &'static str,
+    scale: &'static str,
+    detector: &'static str,
+    frames: &'static [u64],
+}
+
+/// Renders the residential clip through detector, tracker, counter (when registered) and
+/// overlay, and writes the chosen frames as `out/overlay-<size>-<n>.png`, to be looked at:
+/// readable labels, distinct colours, no clutter. A plate read is added to the largest tracked
+/// vehicle (no plate reader runs here), to show plate labels too.
+fn screenshots(shots: &[Shot]) {
+    init();
+    let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
+    weight("yolov8n.onnx");
+    let out = repo_root().join("out");
+    std::fs::create_dir_all(&out).expect("out/");
+    let counter = if gst::ElementFactory::find("linecounter").is_some() {
+        "linecounter lines=street:0.25,0.62,0.98,0.62:down/up ! "
+    } else {
+        eprintln!("linecounter not registered: screenshots without counting lines");
+        ""
+    };
+    let mut launch = format!("filesrc location={} ! decodebin ! tee name=t ", video.display());
+    for (i, shot) in shots.iter().enumerate() {
+        let name = format!("overlay-{}", shot.size);
+        for f in std::fs::read_dir(&out).unwrap().flatten() {
+            if f.file_name().to_string_lossy().starts_with(&format!("{name}-")) {
+                std::fs::remove_file(f.path()).ok();
+            }
+        }
+        launch += &format!(
+            "t. ! queue name=q{i} max-size-buffers=30 ! {}yolodetect {} ! mottracker ! {counter}overlay name=o{i} ! \
+             videoconvert ! pngenc ! multifilesink sync=false async=false location={}/{name}-%d.png ",
+            shot.scale,
+            shot.detector,
+            out.display()
+        );
+    }
+    let pipeline = gst::parse::launch(&launch).expect("launch").downcast::<gst::Bin>().unwrap();
+    for (i, shot) in shots.iter().enumerate() {
+        let keep = shot.frames;
+        let last = *keep.iter().max().unwrap();
+        let overlay = pipeline.by_name(&format!("o{i}")).unwrap();
+        overlay.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+            let size = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| size_of(&i));
+            if let (Some(size), Some(buffer)) = (size, info.buffer_mut()) {
+                add_plate_to_largest(buffer.make_mut(), size);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        // Once a branch has written its frames, it drops the rest before its detector.
+        let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let skip = finished.clone();
+        let queue = pipeline.by_name(&format!("q{i}")).unwrap();
+        queue.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if skip.load(std::sync::atomic::Ordering::Relaxed) {
+                gst::PadProbeReturn::Drop
+            } else {
+                gst::PadProbeReturn::Ok
+            }
+        });
+        let count = std::sync::atomic::AtomicU64::new(0);
+        overlay.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+            let frame = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if frame == last + 2 {
+                finished.store(true, std::sync::atomic::Ordering::Relaxed);
+                // Frames go down to the file sink in this thread: the kept ones are written.
+                if let Some(element) = pad.parent_element() {
+                    let s = gst::Structure::builder("screenshots-done").field("branch", i as u32).build();
+                    let _ = element.post_message(gst::message::Application::builder(s).src(&element).build());
+                }
+            }
+            if keep.contains(&frame) {
+                gst::PadProbeReturn::Ok
+            } else {
+                gst::PadProbeReturn::Drop
+            }
+        });
+    }
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut done = 0;
+    while done < shots.len() {
+        let msg = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(300),
+                &[gst::MessageType::Application, gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .expect("no message in 300 s");
+        match msg.view() {
+            gst::MessageView::Application(_) => done += 1,
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    for shot in shots {
+        for n in 0..shot.frames.len() {
+            let path = out.join(format!("overlay-{}-{n}.png", shot.size));
+            let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{}", path.display());
+            eprintln!("wrote {}", path.display());
+        }
+    }
+}
+
+/// A plate box and read on the largest tracked vehicle, as a plate reader would attach them.
+fn add_plate_to_largest(b: &mut gst::BufferRef, size: FrameSize) {
+    let objects = traffic_meta::objects(b, size);
+    let area = |o: &&Object| o.bbox.width() * o.bbox.height();
+    let Some(car) = objects.iter().filter(|o| o.track.is_some()).max_by(|a, b| area(a).total_cmp(&area(b))) else {
+        return;
+    };
+    let (w, h) = (car.bbox.width(), car.bbox.height());
+    let (cx, y) = ((car.bbox.x1 + car.bbox.x2) * 0.5, car.bbox.y1 + h * 0.72);
+    let plate = Detection {
+        label: "license_plate".into(),
+        label_id: 0,
+        confidence: 0.8,
+        bbox: PixelBox { x1: cx - w * 0.14, y1: y, x2: cx + w * 0.14, y2: y + h * 0.1 },
+    };
+    let id = traffic_meta::add_plate_box(b, size, &plate, car.roi_id);
+    let text = Plate { text: "ABC 1Z34".into(), confidence: 0.7, track_text: "ABC 1234".into(), track_confidence: 0.9 };
+    traffic_meta::set_plate(b, id, &text);
+}
+
+/// The clip at its own size (three moments) and at 320x240: `out/overlay-640x352-{0,1,2}.png`,
+/// `out/overlay-320x240-0.png`.
+#[test]
+fn residential_video_screenshots() {
+    screenshots(&[
+        Shot { size: "640x352", scale: "", detector: "", frames: &[50, 100, 150] },
+        Shot {
+            size: "320x240",
+            scale: "videoscale add-borders=false ! video/x-raw,width=320,height=240 ! ",
+            detector: "",
+            frames: &[100],
+        },
+    ]);
+}
+
+/// At 3840x2160, with the detector on every other frame (the frame written is one the
+/// tracker predicted: dashed boxes): `out/overlay-3840x2160-0.png`.
+#[test]
+fn residential_video_screenshot_4k() {
+    screenshots(&[Shot {
+        size: "3840x2160",
+        scale: "videoscale add-borders=false ! video/x-raw,width=3840,height=2160 ! ",
+        detector: "interval=2",
+        frames: &[40],
+    }]);
+}
