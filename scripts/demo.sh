@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: detection, tracking and counting on the residential street video (or bus.jpg when the shared data is
-# not there), metadata written to out/demo.jsonl.
+# not there): metadata in out/demo.jsonl, the annotated video in out/demo.mp4.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,5 +19,6 @@ fi
 # fully visible; 'down' is towards the camera.
 gst-launch-1.0 -e "${source_part[@]}" ! yolodetect ! mottracker ! \
     linecounter lines="street:0,0.6,1,0.6:down/up" ! \
-    trafficpublish location=out/demo.jsonl ! fakesink
-echo "demo: wrote out/demo.jsonl ($(wc -l < out/demo.jsonl) frames)"
+    trafficpublish location=out/demo.jsonl ! overlay ! \
+    videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location=out/demo.mp4
+echo "demo: wrote out/demo.jsonl ($(wc -l < out/demo.jsonl) frames) and out/demo.mp4 (annotated)"
