@@ -8,6 +8,11 @@ mod trafficpublish;
 mod video;
 mod yolodetect;
 
+/// Locks a mutex even if a panicking thread poisoned it: element state stays usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;
     mottracker::register(plugin)?;

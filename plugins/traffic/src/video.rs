@@ -22,6 +22,19 @@ pub fn caps() -> gst::Caps {
     gst_video::VideoCapsBuilder::new().format_list(FORMATS).build()
 }
 
+/// Any raw video, in any memory: for elements that read metadata only.
+pub fn any_caps() -> gst::Caps {
+    gst::Caps::builder("video/x-raw").any_features().build()
+}
+
+/// The always-present src and sink pads of an in-place element with these caps.
+pub fn pad_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
+    [("src", gst::PadDirection::Src), ("sink", gst::PadDirection::Sink)]
+        .into_iter()
+        .filter_map(|(name, direction)| gst::PadTemplate::new(name, direction, gst::PadPresence::Always, caps).ok())
+        .collect()
+}
+
 /// Our name for a GStreamer raw format, for the formats of [`caps`].
 pub fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
     Some(match format {

@@ -1,6 +1,6 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -9,6 +9,7 @@ use gst_base::subclass::prelude::*;
 use serde_json::{json, Map, Value};
 use traffic_meta::{Counts, Object, PixelBox};
 
+use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -40,9 +41,6 @@ pub struct TrafficPublish {
     state: Mutex<Option<State>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Two decimals are finer than any detector; more digits only bloat the lines.
 fn round2(v: f64) -> f64 {
@@ -69,6 +67,9 @@ fn object_json(o: &Object, plates: &[&Object]) -> Value {
     }
     if let Some(p) = plates.iter().find(|p| p.parent_id == o.roi_id) {
         m.insert("plate".into(), plate_json(p));
+    } else if o.is_plate() && o.plate.is_some() {
+        // A plate without a vehicle on this frame (platedetect mode=frame): its text on itself.
+        m.insert("plate".into(), plate_json(o));
     }
     Value::Object(m)
 }
@@ -194,14 +195,8 @@ impl ElementImpl for TrafficPublish {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            // It reads no pixels, so any raw video (any memory) will do.
-            let caps = gst::Caps::builder("video/x-raw").any_features().build();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| video::pad_templates(&video::any_caps()));
         TEMPLATES.as_ref()
     }
 }

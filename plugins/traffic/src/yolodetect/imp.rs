@@ -1,5 +1,5 @@
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use gst::glib;
@@ -9,6 +9,7 @@ use gst_base::subclass::prelude::*;
 use traffic_meta::{Detection, PixelBox, NO_PARENT};
 use traffic_vision::{ClassFilter, DetectorConfig, StageTimes, VisionError, YoloDetector};
 
+use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -106,9 +107,6 @@ pub struct YoloDetect {
     state: Mutex<Option<State>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The GStreamer error for a vision-core failure at start-up.
 pub(crate) fn start_error(e: &VisionError) -> gst::ErrorMessage {
@@ -263,13 +261,8 @@ impl ElementImpl for YoloDetect {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video::caps();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| video::pad_templates(&video::caps()));
         TEMPLATES.as_ref()
     }
 }
