@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PACKAGES="build-essential pkg-config python3-venv curl ca-certificates unzip \
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp \
+gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp gstreamer1.0-plugins-base-apps \
 libgstrtspserver-1.0-dev redis-server"
 
 # Python tools for scripts/yolo_pt2onnx.py (pinned so converted models are reproducible).
