@@ -107,6 +107,11 @@ pub struct YoloDetector {
     last_output_shape: [i64; 3],
     letterbox: Option<Letterbox>,
     input: Vec<f32>,
+    /// The model takes float16 (e.g. the plate detector): `input` converted, and the output
+    /// widened back to float32 in `output_f32`.
+    half_input: bool,
+    input_f16: Vec<half::f16>,
+    output_f32: Vec<f32>,
     candidates: Vec<Detection>,
     pub last_times: StageTimes,
 }
@@ -123,7 +128,7 @@ impl YoloDetector {
             .commit_from_file(&config.model)
             .map_err(|e| VisionError::Model(format!("{}: {e}", config.model.display())))?;
 
-        let (input_name, fixed_input) = image_input(&session, &config.model)?;
+        let (input_name, fixed_input, half_input) = image_input(&session, &config.model)?;
         let output_name = session
             .outputs()
             .first()
@@ -152,6 +157,9 @@ impl YoloDetector {
             last_output_shape: [0; 3],
             letterbox: None,
             input: Vec::new(),
+            half_input,
+            input_f16: Vec::new(),
+            output_f32: Vec::new(),
             candidates: Vec::new(),
             last_times: StageTimes::default(),
         };
@@ -238,16 +246,31 @@ impl YoloDetector {
         let t1 = Instant::now();
 
         let shape = [1usize, 3, lb.dst_h, lb.dst_w];
-        let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor])?;
+        let outputs = if self.half_input {
+            self.input_f16.clear();
+            self.input_f16.extend(self.input.iter().map(|&v| half::f16::from_f32(v)));
+            let tensor = TensorRef::from_array_view((shape, &self.input_f16[..]))?;
+            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
+        } else {
+            let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
+            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
+        };
         let t2 = Instant::now();
 
         let output = outputs
             .get(&self.output_name)
             .ok_or_else(|| VisionError::Model(format!("output '{}' missing", self.output_name)))?;
-        let (out_shape, data) = output
-            .try_extract_tensor::<f32>()
-            .map_err(|e| VisionError::Model(format!("output '{}' is not a float32 tensor: {e}", self.output_name)))?;
+        let (out_shape, data): (&[i64], &[f32]) = match output.try_extract_tensor::<f32>() {
+            Ok((s, d)) => (s, d),
+            Err(_) => {
+                let (s, d) = output.try_extract_tensor::<half::f16>().map_err(|e| {
+                    VisionError::Model(format!("output '{}' is neither float32 nor float16: {e}", self.output_name))
+                })?;
+                self.output_f32.clear();
+                self.output_f32.extend(d.iter().map(|v| v.to_f32()));
+                (s, &self.output_f32[..])
+            }
+        };
         let layout = match self.layout {
             Some(l) => l,
             None => {
@@ -286,21 +309,27 @@ impl YoloDetector {
     }
 }
 
-/// The single image input: its name, and its size when static.
-fn image_input(session: &Session, path: &Path) -> Result<(String, Option<(usize, usize)>), VisionError> {
+/// The single image input: its name, its `(width, height)` when static, and whether it is float16.
+type ImageInput = (String, Option<(usize, usize)>, bool);
+
+fn image_input(session: &Session, path: &Path) -> Result<ImageInput, VisionError> {
     let [input] = session.inputs() else {
         return Err(VisionError::Model(format!("{} has {} inputs; a YOLO model has one", path.display(), session.inputs().len())));
     };
     let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
         return Err(VisionError::Model(format!("input '{}' is not a tensor", input.name())));
     };
-    if *ty != TensorElementType::Float32 {
-        return Err(VisionError::Model(format!("input '{}' is {ty:?}; float32 is supported", input.name())));
-    }
+    let half = match ty {
+        TensorElementType::Float32 => false,
+        TensorElementType::Float16 => true,
+        _ => {
+            return Err(VisionError::Model(format!("input '{}' is {ty:?}; float32 and float16 are supported", input.name())))
+        }
+    };
     let dims: &[i64] = shape;
     match dims {
-        [_, 3, h, w] if *h > 0 && *w > 0 => Ok((input.name().to_string(), Some((*w as usize, *h as usize)))),
-        [_, 3, _, _] => Ok((input.name().to_string(), None)),
+        [_, 3, h, w] if *h > 0 && *w > 0 => Ok((input.name().to_string(), Some((*w as usize, *h as usize)), half)),
+        [_, 3, _, _] => Ok((input.name().to_string(), None, half)),
         _ => Err(VisionError::Model(format!("input '{}' has shape {dims:?}; expected [1,3,H,W]", input.name()))),
     }
 }

@@ -145,8 +145,67 @@ impl<'a> Frame<'a> {
         Ok(Frame { format, width, height, planes: p, strides: s, yuv })
     }
 
+    /// A view of the rectangle `x, y, w, h` (clipped to the frame), sharing the pixels. YUV
+    /// frames are cropped at even offsets (their chroma is subsampled by two), so the view's
+    /// top-left corner may be one pixel up/left of the one asked for: it is returned with the view.
+    pub fn crop(&self, x: usize, y: usize, w: usize, h: usize) -> Result<(Frame<'a>, usize, usize), VisionError> {
+        let yuv = self.format.packed_layout().is_none();
+        let (x, y) = if yuv { (x & !1, y & !1) } else { (x, y) };
+        if x >= self.width || y >= self.height {
+            return Err(VisionError::Frame(format!("crop at {x},{y} is outside the {}x{} frame", self.width, self.height)));
+        }
+        let w = w.min(self.width - x);
+        let h = h.min(self.height - y);
+        let [p0, p1, p2] = self.planes;
+        let [s0, s1, s2] = self.strides;
+        let view = match self.format {
+            PixelFormat::I420 => Frame::new(
+                self.format,
+                w,
+                h,
+                &[&p0[y * s0 + x..], &p1[y / 2 * s1 + x / 2..], &p2[y / 2 * s2 + x / 2..]],
+                &[s0, s1, s2],
+                self.yuv,
+            )?,
+            PixelFormat::Nv12 => {
+                Frame::new(self.format, w, h, &[&p0[y * s0 + x..], &p1[y / 2 * s1 + x..]], &[s0, s1], self.yuv)?
+            }
+            f => {
+                let (_, bpp) = f.packed_layout().unwrap_or(([0, 1, 2], 3));
+                Frame::new(f, w, h, &[&p0[y * s0 + x * bpp..]], &[s0], self.yuv)?
+            }
+        };
+        Ok((view, x, y))
+    }
+
     /// A tightly packed RGB frame, handy for tests and still images.
     pub fn rgb(data: &'a [u8], width: usize, height: usize) -> Result<Self, VisionError> {
         Frame::new(PixelFormat::Rgb, width, height, &[data], &[width * 3], YuvToRgb::new(YuvMatrix::Bt601, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_views_share_pixels() {
+        // 4x4 RGB, pixel (x, y) = [x, y, 7].
+        let data: Vec<u8> = (0..4).flat_map(|y| (0..4).flat_map(move |x| [x as u8, y as u8, 7])).collect();
+        let f = Frame::rgb(&data, 4, 4).unwrap();
+        let (c, x, y) = f.crop(1, 2, 10, 10).unwrap();
+        assert_eq!((c.width, c.height, x, y), (3, 2, 1, 2));
+        assert_eq!(&c.planes[0][..3], &[1, 2, 7]);
+        assert!(f.crop(4, 0, 1, 1).is_err());
+
+        // I420 6x4: odd offsets round down to even.
+        let (w, h) = (6usize, 4usize);
+        let luma: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
+        let u: Vec<u8> = (0..9).map(|i| 100 + i as u8).collect();
+        let v: Vec<u8> = (0..9).map(|i| 200 + i as u8).collect();
+        let f = Frame::new(PixelFormat::I420, w, h, &[&luma, &u[..6], &v[..6]], &[w, 3, 3], YuvToRgb::new(YuvMatrix::Bt601, false)).unwrap();
+        let (c, x, y) = f.crop(3, 1, 3, 3).unwrap();
+        assert_eq!((x, y, c.width, c.height), (2, 0, 3, 3));
+        assert_eq!((c.planes[0][0], c.planes[1][0], c.planes[2][0]), (2, 101, 201));
     }
 }

@@ -94,6 +94,13 @@ impl Letterbox {
         Ok(Self::build(src_w, src_h, dst_w, dst_h, new_w.min(dst_w), new_h.min(dst_h)))
     }
 
+    /// Resizes to exactly `dst_w` x `dst_h`, ignoring the aspect (no padding): text recognisers
+    /// take a crop resized to their height and a width of their own choosing.
+    pub fn stretch(src_w: usize, src_h: usize, dst_w: usize, dst_h: usize) -> Result<Self, VisionError> {
+        check_sizes(src_w, src_h, dst_w, dst_h)?;
+        Ok(Self::build(src_w, src_h, dst_w, dst_h, dst_w, dst_h))
+    }
+
     fn build(src_w: usize, src_h: usize, dst_w: usize, dst_h: usize, new_w: usize, new_h: usize) -> Self {
         // Ultralytics rounds the two halves of the padding with a 0.1 bias; do the same.
         let left = ((dst_w - new_w) as f64 / 2.0 - 0.1).round().max(0.0) as usize;

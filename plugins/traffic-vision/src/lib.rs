@@ -9,6 +9,8 @@ pub mod draw;
 pub mod error;
 pub mod frame;
 pub mod letterbox;
+pub mod ocr;
+pub mod plate_vote;
 pub mod runtime;
 pub mod tracker;
 pub mod yolo;

@@ -4,6 +4,8 @@
 mod linecounter;
 mod mottracker;
 mod overlay;
+mod platedetect;
+mod plateocr;
 mod trafficpublish;
 mod video;
 mod yolodetect;
@@ -13,10 +15,22 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The GStreamer error for a vision-core failure at start-up (model or runtime loading).
+pub(crate) fn start_error(e: &traffic_vision::VisionError) -> gst::ErrorMessage {
+    use traffic_vision::VisionError;
+    match e {
+        VisionError::MissingFile { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]),
+        VisionError::Runtime(_) => gst::error_msg!(gst::LibraryError::Init, ["{}", e]),
+        _ => gst::error_msg!(gst::ResourceError::Settings, ["{}", e]),
+    }
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;
     mottracker::register(plugin)?;
     overlay::register(plugin)?;
+    platedetect::register(plugin)?;
+    plateocr::register(plugin)?;
     linecounter::register(plugin)?;
     trafficpublish::register(plugin)?;
     Ok(())

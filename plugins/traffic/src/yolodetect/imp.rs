@@ -11,6 +11,7 @@ use traffic_vision::{ClassFilter, DetectorConfig, StageTimes, VisionError, YoloD
 
 use crate::lock;
 use crate::video;
+use crate::start_error;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("yolodetect", gst::DebugColorFlags::empty(), Some("YOLO object detector"))
@@ -107,15 +108,6 @@ pub struct YoloDetect {
     state: Mutex<Option<State>>,
 }
 
-
-/// The GStreamer error for a vision-core failure at start-up.
-pub(crate) fn start_error(e: &VisionError) -> gst::ErrorMessage {
-    match e {
-        VisionError::MissingFile { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]),
-        VisionError::Runtime(_) => gst::error_msg!(gst::LibraryError::Init, ["{}", e]),
-        _ => gst::error_msg!(gst::ResourceError::Settings, ["{}", e]),
-    }
-}
 
 #[glib::object_subclass]
 impl ObjectSubclass for YoloDetect {

@@ -1,0 +1,474 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use traffic_meta::{Detection, PixelBox, NO_PARENT};
+use traffic_vision::{ClassFilter, DetectorConfig, Frame, YoloDetector};
+
+use crate::plateocr::PLATE_READ_EVENT;
+use crate::lock;
+use crate::video;
+use crate::start_error;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("platedetect", gst::DebugColorFlags::empty(), Some("Licence-plate detector"))
+});
+
+const DEFAULT_MODEL: &str = "platedet.onnx";
+/// Tracks unseen for this many frames are forgotten.
+const FORGET_AFTER: u64 = 600;
+
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstPlateDetectMode")]
+pub enum Mode {
+    #[default]
+    #[enum_value(name = "Search inside each vehicle box of a useful size", nick = "vehicles")]
+    Vehicles,
+    #[enum_value(name = "Search the whole frame (no vehicle detector upstream)", nick = "frame")]
+    Frame,
+    #[enum_value(name = "Inside vehicle boxes; the whole frame when there is no vehicle or no searched vehicle showed a plate", nick = "auto")]
+    Auto,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    model: String,
+    conf_threshold: f64,
+    min_vehicle_size: u32,
+    interval: u32,
+    done_confidence: f64,
+    mode: Mode,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model: String::new(),
+            conf_threshold: 0.25,
+            min_vehicle_size: 64,
+            interval: 5,
+            done_confidence: 0.9,
+            mode: Mode::Vehicles,
+            threads: 0,
+        }
+    }
+}
+
+impl Settings {
+    fn model_path(&self) -> PathBuf {
+        if self.model.is_empty() {
+            traffic_vision::runtime::weight(DEFAULT_MODEL)
+        } else {
+            PathBuf::from(&self.model)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    frames: u64,
+    inferences: u64,
+    plates: u64,
+    time: Duration,
+}
+
+struct TrackState {
+    last_run: u64,
+    last_seen: u64,
+}
+
+struct State {
+    detector: YoloDetector,
+    label: String,
+    info: Option<gst_video::VideoInfo>,
+    frame_index: u64,
+    tracks: HashMap<u64, TrackState>,
+    stats: Stats,
+}
+
+#[derive(Default)]
+pub struct PlateDetect {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Best `track_confidence` per track, as `plateocr` reports it upstream.
+    read: Mutex<HashMap<u64, f64>>,
+}
+
+/// A vehicle to search: its ROI id, track and box.
+struct Vehicle {
+    roi_id: i32,
+    track: Option<u64>,
+    bbox: PixelBox,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for PlateDetect {
+    const NAME: &'static str = "GstPlateDetect";
+    type Type = super::PlateDetect;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for PlateDetect {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb("Plate detector, a YOLO ONNX model (float32 or float16); empty: platedet.onnx in $TRAFFIC_WEIGHTS_DIR (the checkout's weights/)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("conf-threshold")
+                    .nick("Confidence threshold")
+                    .blurb("Minimum confidence of a plate box")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.conf_threshold)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-vehicle-size")
+                    .nick("Minimum vehicle size")
+                    .blurb("Vehicles whose box's shorter side is below this many pixels are not searched (their plate is too small to read)")
+                    .maximum(10000)
+                    .default_value(d.min_vehicle_size)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Search a tracked vehicle at most every Nth frame (untracked vehicles: every frame)")
+                    .minimum(1)
+                    .maximum(10000)
+                    .default_value(d.interval)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("done-confidence")
+                    .nick("Done confidence")
+                    .blurb("Stop searching a track once plateocr reports its plate's track-confidence at or above this (see plateocr); above 1: never stop")
+                    .minimum(0.0)
+                    .maximum(2.0)
+                    .default_value(d.done_confidence)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("mode", d.mode)
+                    .nick("Mode")
+                    .blurb("Where to search: vehicles (boxes from yolodetect), frame (whole frame), auto (vehicles, else the whole frame; for still images)")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads; 0: one per core")
+                    .maximum(256)
+                    .default_value(d.threads)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb("frames, inferences, plates, and mean milliseconds per inference (crop, letterbox, model, decode)")
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "conf-threshold" => s.conf_threshold = value.get().unwrap_or(s.conf_threshold),
+            "min-vehicle-size" => s.min_vehicle_size = value.get().unwrap_or(s.min_vehicle_size),
+            "interval" => s.interval = value.get().unwrap_or(s.interval),
+            "done-confidence" => s.done_confidence = value.get().unwrap_or(s.done_confidence),
+            "mode" => s.mode = value.get().unwrap_or(s.mode),
+            "threads" => s.threads = value.get().unwrap_or(s.threads),
+            name => gst::warning!(CAT, imp = self, "unknown property {name}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model_path().to_string_lossy().to_value(),
+            "conf-threshold" => s.conf_threshold.to_value(),
+            "min-vehicle-size" => s.min_vehicle_size.to_value(),
+            "interval" => s.interval.to_value(),
+            "done-confidence" => s.done_confidence.to_value(),
+            "mode" => s.mode.to_value(),
+            "threads" => s.threads.to_value(),
+            "stats" => self.stats().to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for PlateDetect {}
+
+impl ElementImpl for PlateDetect {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Licence-plate detector",
+                "Filter/Analyzer/Video",
+                "Finds licence plates inside vehicle boxes (YOLO ONNX model) and attaches them as child regions of interest",
+                "traffic-vision developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::caps()));
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for PlateDetect {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let config = DetectorConfig {
+            model: settings.model_path(),
+            conf_threshold: settings.conf_threshold as f32,
+            threads: settings.threads as usize,
+            classes: ClassFilter::All,
+            agnostic_nms: true,
+            max_det: 20,
+            ..DetectorConfig::default()
+        };
+        gst::info!(CAT, imp = self, "loading {}", config.model.display());
+        let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
+        let label = detector.names().first().cloned().unwrap_or_else(|| "plate".into());
+        *lock(&self.state) = Some(State {
+            detector,
+            label,
+            info: None,
+            frame_index: 0,
+            tracks: HashMap::new(),
+            stats: Stats::default(),
+        });
+        lock(&self.read).clear();
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(state) = lock(&self.state).take() {
+            let s = &state.stats;
+            gst::info!(
+                CAT,
+                imp = self,
+                "platedetect-summary: frames={} inferences={} plates={} ms-per-inference={:.2}",
+                s.frames,
+                s.inferences,
+                s.plates,
+                if s.inferences == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.inferences as f64 }
+            );
+        }
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        if let Some(state) = lock(&self.state).as_mut() {
+            state.info = Some(info);
+        }
+        Ok(())
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::CustomUpstream(e) = event.view() {
+            if let Some(s) = e.structure().filter(|s| s.name() == PLATE_READ_EVENT) {
+                if let (Ok(id), Ok(conf)) = (s.get::<u64>("track-id"), s.get::<f64>("track-confidence")) {
+                    let mut read = lock(&self.read);
+                    let c = read.entry(id).or_insert(0.0);
+                    *c = c.max(conf);
+                }
+                // Ours: no element upstream needs it.
+                return true;
+            }
+        }
+        self.parent_src_event(event)
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::FlushStop(_) = event.view() {
+            if let Some(state) = lock(&self.state).as_mut() {
+                state.tracks.clear();
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let size = video::frame_size(&info);
+        let index = state.frame_index;
+        state.frame_index += 1;
+        state.stats.frames += 1;
+        state.detector.set_thresholds(settings.conf_threshold as f32, 0.45);
+
+        let objects = traffic_meta::objects(buf, size);
+        let vehicles: Vec<Vehicle> = objects
+            .iter()
+            .filter(|o| !o.is_plate() && o.parent_id == NO_PARENT)
+            .map(|o| Vehicle { roi_id: o.roi_id, track: o.track.as_ref().map(|t| t.id), bbox: o.bbox })
+            .collect();
+        let predicted: Vec<i32> =
+            objects.iter().filter(|o| o.track.as_ref().is_some_and(|t| t.predicted)).map(|o| o.roi_id).collect();
+        let whole_frame = match settings.mode {
+            Mode::Frame => true,
+            // Still images: no vehicle large enough to search.
+            Mode::Auto => !vehicles.iter().any(|v| v.bbox.width().min(v.bbox.height()) >= settings.min_vehicle_size as f64),
+            Mode::Vehicles => false,
+        };
+
+        // Which vehicles to search on this frame.
+        let mut todo: Vec<&Vehicle> = Vec::new();
+        if !whole_frame {
+            let read = lock(&self.read);
+            for v in &vehicles {
+                if predicted.contains(&v.roi_id) {
+                    continue;
+                }
+                if v.bbox.width().min(v.bbox.height()) < settings.min_vehicle_size as f64 {
+                    continue;
+                }
+                if let Some(id) = v.track {
+                    if read.get(&id).is_some_and(|&c| c >= settings.done_confidence) {
+                        continue;
+                    }
+                    let t = state.tracks.entry(id).or_insert(TrackState { last_run: u64::MAX, last_seen: index });
+                    t.last_seen = index;
+                    if t.last_run != u64::MAX && index.saturating_sub(t.last_run) < settings.interval.max(1) as u64 {
+                        continue;
+                    }
+                    t.last_run = index;
+                }
+                todo.push(v);
+            }
+        }
+        state.tracks.retain(|_, t| index.saturating_sub(t.last_seen) <= FORGET_AFTER);
+        let searched = !todo.is_empty();
+        if !whole_frame && todo.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+
+        // (plate detection, parent ROI id)
+        let mut plates: Vec<(traffic_vision::Detection, i32)> = Vec::new();
+        {
+            let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info).map_err(|_| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the video frame"]);
+                gst::FlowError::Error
+            })?;
+            let frame = video::frame(&vframe).map_err(|e| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
+                gst::FlowError::Error
+            })?;
+            let fail = |e: traffic_vision::VisionError| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["plate detection failed: {}", e]);
+                gst::FlowError::Error
+            };
+            if !whole_frame {
+                for v in todo {
+                    let t0 = Instant::now();
+                    let found = search_vehicle(&mut state.detector, &frame, &v.bbox).map_err(fail)?;
+                    state.stats.time += t0.elapsed();
+                    state.stats.inferences += 1;
+                    if let Some(d) = found {
+                        plates.push((d, v.roi_id));
+                    }
+                }
+            }
+            // auto: a frame whose vehicles showed no plate is searched whole (close-ups where the
+            // vehicle box is cut by the frame or misses the plate).
+            if whole_frame || (settings.mode == Mode::Auto && plates.is_empty() && searched) {
+                let t0 = Instant::now();
+                let dets = state.detector.detect(&frame).map_err(fail)?;
+                state.stats.time += t0.elapsed();
+                state.stats.inferences += 1;
+                for d in dets {
+                    // The vehicle holding the plate's centre, if any (the smallest such).
+                    let (cx, cy) = ((d.bbox.x1 + d.bbox.x2) as f64 / 2.0, (d.bbox.y1 + d.bbox.y2) as f64 / 2.0);
+                    let parent = vehicles
+                        .iter()
+                        .filter(|v| cx >= v.bbox.x1 && cx <= v.bbox.x2 && cy >= v.bbox.y1 && cy <= v.bbox.y2)
+                        .min_by(|a, b| {
+                            (a.bbox.width() * a.bbox.height()).total_cmp(&(b.bbox.width() * b.bbox.height()))
+                        })
+                        .map_or(NO_PARENT, |v| v.roi_id);
+                    plates.push((d, parent));
+                }
+            }
+        }
+        state.stats.plates += plates.len() as u64;
+        for (d, parent) in &plates {
+            let det = Detection {
+                label: state.label.clone(),
+                label_id: d.class_id,
+                confidence: d.score as f64,
+                bbox: PixelBox {
+                    x1: d.bbox.x1 as f64,
+                    y1: d.bbox.y1 as f64,
+                    x2: d.bbox.x2 as f64,
+                    y2: d.bbox.y2 as f64,
+                },
+            };
+            traffic_meta::add_plate_box(buf, size, &det, *parent);
+        }
+        gst::trace!(CAT, imp = self, "frame {index}: {} plates", plates.len());
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+/// The best plate inside one vehicle box, in frame pixels.
+fn search_vehicle(
+    detector: &mut YoloDetector,
+    frame: &Frame,
+    bbox: &PixelBox,
+) -> Result<Option<traffic_vision::Detection>, traffic_vision::VisionError> {
+    let x1 = bbox.x1.floor().max(0.0) as usize;
+    let y1 = bbox.y1.floor().max(0.0) as usize;
+    let x2 = (bbox.x2.ceil().max(0.0) as usize).min(frame.width);
+    let y2 = (bbox.y2.ceil().max(0.0) as usize).min(frame.height);
+    if x2 <= x1 + 1 || y2 <= y1 + 1 || x1 >= frame.width || y1 >= frame.height {
+        return Ok(None);
+    }
+    let (crop, ox, oy) = frame.crop(x1, y1, x2 - x1, y2 - y1)?;
+    let best = detector.detect(&crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
+    Ok(best.map(|mut d| {
+        let (ox, oy) = (ox as f32, oy as f32);
+        d.bbox.x1 += ox;
+        d.bbox.x2 += ox;
+        d.bbox.y1 += oy;
+        d.bbox.y2 += oy;
+        d
+    }))
+}
+
+impl PlateDetect {
+    fn stats(&self) -> gst::Structure {
+        let guard = lock(&self.state);
+        let empty = Stats::default();
+        let s = guard.as_ref().map_or(&empty, |st| &st.stats);
+        let ms = if s.inferences == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.inferences as f64 };
+        gst::Structure::builder("platedetect-stats")
+            .field("frames", s.frames)
+            .field("inferences", s.inferences)
+            .field("plates", s.plates)
+            .field("ms-per-inference", ms)
+            .build()
+    }
+}
