@@ -76,7 +76,6 @@ pub struct LineCounter {
     state: Mutex<Option<State>>,
 }
 
-
 impl LineCounter {
     /// Lines, anchor and hysteresis from the properties or the config file, for a frame size.
     fn build_counter(&self, width: u32, height: u32) -> Result<Counter, String> {

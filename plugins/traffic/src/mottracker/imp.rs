@@ -95,7 +95,6 @@ pub struct MotTracker {
     state: Mutex<Option<State>>,
 }
 
-
 fn fps_of(info: &gst_video::VideoInfo) -> Option<f64> {
     let f = info.fps();
     (f.numer() > 0 && f.denom() > 0).then(|| f.numer() as f64 / f.denom() as f64)

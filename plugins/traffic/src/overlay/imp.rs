@@ -103,7 +103,6 @@ pub struct Overlay {
     state: Mutex<Option<State>>,
 }
 
-
 #[glib::object_subclass]
 impl ObjectSubclass for Overlay {
     const NAME: &'static str = "GstTrafficOverlay";

@@ -41,7 +41,6 @@ pub struct TrafficPublish {
     state: Mutex<Option<State>>,
 }
 
-
 /// Two decimals are finer than any detector; more digits only bloat the lines.
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0

@@ -108,7 +108,6 @@ pub struct YoloDetect {
     state: Mutex<Option<State>>,
 }
 
-
 #[glib::object_subclass]
 impl ObjectSubclass for YoloDetect {
     const NAME: &'static str = "GstYoloDetect";
