@@ -17,6 +17,8 @@ use crate::{Frame, Letterbox, VisionError};
 
 /// Input height of PaddleOCR recognisers.
 pub const REC_HEIGHT: usize = 48;
+/// The recogniser's training width (PaddleOCR's `rec_image_shape` 3,48,320).
+const REC_MIN_BATCH_WIDTH: usize = 320;
 
 #[derive(Clone, Debug)]
 pub struct OcrConfig {
@@ -291,7 +293,9 @@ impl TextRecognizer {
         }
         let t0 = Instant::now();
         let widths: Vec<usize> = crops.iter().map(|c| self.resized_width(c.width, c.height)).collect();
-        let batch_w = widths.iter().copied().max().unwrap_or(8).div_ceil(8) * 8;
+        // PaddleOCR (and RapidOCR) never feed less than the 320 px width the model was trained
+        // at: shorter crops keep their aspect and are padded to it.
+        let batch_w = widths.iter().copied().max().unwrap_or(8).max(REC_MIN_BATCH_WIDTH).div_ceil(8) * 8;
         let n = crops.len();
         let plane = REC_HEIGHT * batch_w;
         self.input.clear();
