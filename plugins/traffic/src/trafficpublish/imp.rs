@@ -1,6 +1,9 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::sync::{LazyLock, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
@@ -9,36 +12,134 @@ use gst_base::subclass::prelude::*;
 use serde_json::{json, Map, Value};
 use traffic_meta::{Counts, Object, PixelBox};
 
+use super::events::{line_totals, EventSource};
+use super::redis::RedisUrl;
+use super::sender::{self, Sender, Stats};
+use super::EventKinds;
 use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("trafficpublish", gst::DebugColorFlags::empty(), Some("Traffic metadata as JSON lines"))
+    gst::DebugCategory::new("trafficpublish", gst::DebugColorFlags::empty(), Some("Traffic metadata as JSON lines and Redis stream events"))
 });
 
 const STDOUT: &str = "-";
+const DEFAULT_STREAM: &str = "traffic-events";
+const DEFAULT_STREAM_MAXLEN: u64 = 100_000;
+const DEFAULT_SPOOL_MAX_EVENTS: u32 = 100_000;
+const DEFAULT_FLUSH_TIMEOUT_MS: u32 = 5000;
+/// Connect, read and write timeout towards Redis: long enough for a loaded server, short enough
+/// that a dead one is noticed quickly (the sender thread spools meanwhile, the video never waits).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 struct Settings {
     location: String,
+    frames: bool,
+    events: EventKinds,
+    events_location: Option<String>,
+    source: Option<String>,
+    redis_url: Option<String>,
+    stream: String,
+    stream_maxlen: u64,
+    spool: Option<String>,
+    spool_max_events: u32,
+    flush_timeout_ms: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { location: STDOUT.into() }
+        Settings {
+            location: STDOUT.into(),
+            frames: true,
+            events: EventKinds::all(),
+            events_location: None,
+            source: None,
+            redis_url: None,
+            stream: DEFAULT_STREAM.into(),
+            stream_maxlen: DEFAULT_STREAM_MAXLEN,
+            spool: None,
+            spool_max_events: DEFAULT_SPOOL_MAX_EVENTS,
+            flush_timeout_ms: DEFAULT_FLUSH_TIMEOUT_MS,
+        }
     }
 }
 
+impl Settings {
+    /// The spool's file: the `spool` property, else beside the JSON lines, else in the temp dir
+    /// named after the stream.
+    fn spool_path(&self) -> PathBuf {
+        if let Some(spool) = &self.spool {
+            return spool.into();
+        }
+        if self.location != STDOUT {
+            return format!("{}.spool", self.location).into();
+        }
+        let name: String = self.stream.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        std::env::temp_dir().join(format!("trafficpublish-{name}.spool"))
+    }
+}
+
+type Output = BufWriter<Box<dyn Write + Send>>;
+
 struct State {
-    out: BufWriter<Box<dyn Write + Send>>,
+    /// Per-frame lines (`location`), unless `frames` is off.
+    frames_out: Option<Output>,
+    /// Event lines (`events-location`).
+    events_out: Option<Output>,
+    redis: Option<Sender>,
+    events: EventSource,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
+}
+
+impl State {
+    fn wants_events(&self) -> bool {
+        self.events_out.is_some() || self.redis.is_some()
+    }
 }
 
 #[derive(Default)]
 pub struct TrafficPublish {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// Outlives the state, so that `stats` still answers after the pipeline stopped.
+    stats: Mutex<Arc<Stats>>,
+}
+
+/// The sender thread logs through the element, as long as it exists.
+struct ElementLog(glib::WeakRef<super::TrafficPublish>);
+
+impl sender::Log for ElementLog {
+    fn info(&self, msg: &str) {
+        match self.0.upgrade() {
+            Some(obj) => gst::info!(CAT, obj = obj, "{msg}"),
+            None => gst::info!(CAT, "{msg}"),
+        }
+    }
+
+    fn warning(&self, msg: &str) {
+        match self.0.upgrade() {
+            Some(obj) => gst::warning!(CAT, obj = obj, "{msg}"),
+            None => gst::warning!(CAT, "{msg}"),
+        }
+    }
+}
+
+fn open_output(location: &str) -> Result<Output, gst::ErrorMessage> {
+    let sink: Box<dyn Write + Send> = if location == STDOUT {
+        Box::new(io::stdout())
+    } else {
+        let file = File::create(location)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot write {}: {}", location, e]))?;
+        Box::new(file)
+    };
+    Ok(BufWriter::new(sink))
+}
+
+fn write_line(out: &mut Output, line: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, line).map_err(io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 /// Two decimals are finer than any detector; more digits only bloat the lines.
@@ -102,17 +203,7 @@ fn counts_json(counts: &Counts, m: &mut Map<String, Value>) {
         .iter()
         .map(|c| json!({"line": c.line, "direction": c.direction, "track_id": c.track_id, "class": c.class, "plate": c.plate}))
         .collect();
-    let mut totals = Map::new();
-    for line in &counts.lines {
-        let mut per_class: Map<String, Value> = Map::new();
-        for t in &line.totals {
-            let entry = per_class.entry(t.class.clone()).or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(dirs) = entry {
-                dirs.insert(t.direction.clone(), t.count.into());
-            }
-        }
-        totals.insert(line.name.clone(), Value::Object(per_class));
-    }
+    let totals: Map<String, Value> = counts.lines.iter().map(|l| (l.name.clone(), line_totals(l))).collect();
     m.insert("crossings".into(), Value::Array(crossings));
     m.insert("totals".into(), Value::Object(totals));
 }
@@ -153,26 +244,130 @@ impl ObjectSubclass for TrafficPublish {
 impl ObjectImpl for TrafficPublish {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![glib::ParamSpecString::builder("location")
-                .nick("Location")
-                .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line")
-                .default_value(Some(STDOUT))
-                .mutable_ready()
-                .build()]
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line")
+                    .default_value(Some(STDOUT))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("frames")
+                    .nick("Frames")
+                    .blurb("Write the per-frame lines to location (off: only events are published)")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecFlags::builder::<EventKinds>("events")
+                    .nick("Events")
+                    .blurb("Events to publish to events-location and redis-url (schema traffic-vision/events v1, docs/events.md)")
+                    .default_value(EventKinds::all())
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("events-location")
+                    .nick("Events location")
+                    .blurb("File to write the events to as JSON lines ('-': standard output; unset: none)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("source")
+                    .nick("Source")
+                    .blurb("Name of this camera or stream, copied into every event as 'source' (unset: no field)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("redis-url")
+                    .nick("Redis URL")
+                    .blurb("Publish the events to this Redis, redis://[[user]:password@]host[:port][/db] (unset: no Redis). Delivered at least once: while Redis is unreachable events wait in the spool")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("stream")
+                    .nick("Stream")
+                    .blurb("Redis stream key the events are added to (XADD, one field 'event' holding the JSON)")
+                    .default_value(Some(DEFAULT_STREAM))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("stream-maxlen")
+                    .nick("Stream maximum length")
+                    .blurb("Trim the stream to about this many entries (XADD MAXLEN ~); 0: never trim")
+                    .default_value(DEFAULT_STREAM_MAXLEN)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("spool")
+                    .nick("Spool")
+                    .blurb("File holding the events not yet in Redis, in order; it survives the process and is sent first by the next run (unset: location + '.spool', or trafficpublish-<stream>.spool in the temp dir when location is stdout). One per pipeline")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("spool-max-events")
+                    .nick("Spool maximum events")
+                    .blurb("Events the spool keeps while Redis is unreachable; beyond, the oldest are dropped, logged and counted in dropped-events")
+                    .minimum(1)
+                    .default_value(DEFAULT_SPOOL_MAX_EVENTS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("flush-timeout")
+                    .nick("Flush timeout")
+                    .blurb("At EOS, milliseconds to wait for the spool to reach Redis; what is left stays in the spool for the next run")
+                    .default_value(DEFAULT_FLUSH_TIMEOUT_MS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("dropped-events")
+                    .nick("Dropped events")
+                    .blurb("Events lost to the spool bound (or a stalled sender) since start")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb("Redis delivery since start: sent, spooled (went through the spool), pending (in the spool now), dropped, connected")
+                    .read_only()
+                    .build(),
+            ]
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if pspec.name() == "location" {
-            lock(&self.settings).location =
-                value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| STDOUT.into());
+        let mut s = lock(&self.settings);
+        let text = || value.get::<Option<String>>().ok().flatten().filter(|v| !v.is_empty());
+        match pspec.name() {
+            "location" => s.location = text().unwrap_or_else(|| STDOUT.into()),
+            "frames" => s.frames = value.get().unwrap_or(true),
+            "events" => s.events = value.get().unwrap_or(EventKinds::all()),
+            "events-location" => s.events_location = text(),
+            "source" => s.source = text(),
+            "redis-url" => s.redis_url = text(),
+            "stream" => s.stream = text().unwrap_or_else(|| DEFAULT_STREAM.into()),
+            "stream-maxlen" => s.stream_maxlen = value.get().unwrap_or(DEFAULT_STREAM_MAXLEN),
+            "spool" => s.spool = text(),
+            "spool-max-events" => s.spool_max_events = value.get().unwrap_or(DEFAULT_SPOOL_MAX_EVENTS),
+            "flush-timeout" => s.flush_timeout_ms = value.get().unwrap_or(DEFAULT_FLUSH_TIMEOUT_MS),
+            _ => {}
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
         match pspec.name() {
-            "location" => lock(&self.settings).location.to_value(),
+            "location" => s.location.to_value(),
+            "frames" => s.frames.to_value(),
+            "events" => s.events.to_value(),
+            "events-location" => s.events_location.to_value(),
+            "source" => s.source.to_value(),
+            "redis-url" => s.redis_url.to_value(),
+            "stream" => s.stream.to_value(),
+            "stream-maxlen" => s.stream_maxlen.to_value(),
+            "spool" => s.spool_path().to_string_lossy().into_owned().to_value(),
+            "spool-max-events" => s.spool_max_events.to_value(),
+            "flush-timeout" => s.flush_timeout_ms.to_value(),
+            "dropped-events" => lock(&self.stats).dropped.load(Ordering::Relaxed).to_value(),
+            "stats" => {
+                let stats = lock(&self.stats).clone();
+                gst::Structure::builder("traffic-publish-stats")
+                    .field("sent", stats.sent.load(Ordering::Relaxed))
+                    .field("spooled", stats.spooled.load(Ordering::Relaxed))
+                    .field("pending", stats.pending.load(Ordering::Relaxed))
+                    .field("dropped", stats.dropped.load(Ordering::Relaxed))
+                    .field("connected", stats.connected.load(Ordering::Relaxed))
+                    .build()
+                    .to_value()
+            }
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -186,7 +381,7 @@ impl ElementImpl for TrafficPublish {
             gst::subclass::ElementMetadata::new(
                 "Traffic metadata publisher",
                 "Filter/Analyzer/Video",
-                "Writes every frame's detections, tracks, plates and counts as one JSON line; passes the video through",
+                "Writes every frame's detections, tracks, plates and counts as one JSON line, and crossing, plate and summary events as JSON lines and to a Redis stream; passes the video through",
                 "traffic-vision developers",
             )
         });
@@ -200,31 +395,89 @@ impl ElementImpl for TrafficPublish {
     }
 }
 
+impl TrafficPublish {
+    fn start_redis(&self, s: &Settings, url: &str, stats: Arc<Stats>) -> Result<Sender, gst::ErrorMessage> {
+        let url = RedisUrl::parse(url).map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        let spool = s.spool_path();
+        let config = sender::Config {
+            url,
+            stream: s.stream.clone(),
+            maxlen: s.stream_maxlen,
+            spool: spool.clone(),
+            spool_max_events: s.spool_max_events as usize,
+            timeout: REDIS_TIMEOUT,
+        };
+        let log = Arc::new(ElementLog(self.obj().downgrade()));
+        Sender::start(config, stats, log).map_err(|e| {
+            gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot open the spool {}: {}", spool.display(), e])
+        })
+    }
+
+    /// Writes the events to events-location and queues them for Redis.
+    fn publish(&self, state: &mut State, events: &[Value]) -> Result<(), gst::ErrorMessage> {
+        for event in events {
+            if let Some(out) = state.events_out.as_mut() {
+                write_line(out, event)
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot write an event line: {}", e]))?;
+            }
+            if let Some(redis) = &state.redis {
+                redis.send(event.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// End of stream: the summary, Redis given flush-timeout to take the spool, files flushed.
+    fn finish(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
+        if state.wants_events() {
+            let summary: Vec<Value> = state.events.summary().into_iter().collect();
+            self.publish(state, &summary)?;
+        }
+        if let Some(redis) = &state.redis {
+            let timeout = Duration::from_millis(lock(&self.settings).flush_timeout_ms.into());
+            let left = redis.flush(timeout);
+            if left > 0 {
+                gst::warning!(CAT, imp = self, "{left} events not in Redis after {timeout:?}: they stay in the spool for the next run");
+            }
+        }
+        for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
+            out.flush().map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+        }
+        Ok(())
+    }
+}
+
 impl BaseTransformImpl for TrafficPublish {
     const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = true;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let location = lock(&self.settings).location.clone();
-        let sink: Box<dyn Write + Send> = if location == STDOUT {
-            Box::new(io::stdout())
-        } else {
-            let file = File::create(&location).map_err(|e| {
-                gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot write {}: {}", location, e])
-            })?;
-            Box::new(file)
-        };
-        *lock(&self.state) = Some(State { out: BufWriter::new(sink), info: None, frame_index: 0 });
+        let s = lock(&self.settings).clone();
+        let frames_out = if s.frames { Some(open_output(&s.location)?) } else { None };
+        let events_out = s.events_location.as_deref().map(open_output).transpose()?;
+        let stats = Arc::new(Stats::default());
+        *lock(&self.stats) = stats.clone();
+        let redis = s.redis_url.as_deref().map(|url| self.start_redis(&s, url, stats)).transpose()?;
+        *lock(&self.state) = Some(State {
+            frames_out,
+            events_out,
+            redis,
+            events: EventSource::new(s.events, s.source.clone()),
+            info: None,
+            frame_index: 0,
+        });
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(mut state) = lock(&self.state).take() {
-            state
-                .out
-                .flush()
-                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+        let state = lock(&self.state).take();
+        if let Some(mut state) = state {
+            // Dropping the sender ends its thread once it has spooled what was queued.
+            state.redis.take();
+            for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
+                out.flush().map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+            }
         }
         Ok(())
     }
@@ -239,11 +492,11 @@ impl BaseTransformImpl for TrafficPublish {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        // Lines must be on disk when the pipeline reports EOS, not only at stop.
+        // Lines must be on disk, and events in Redis, when the pipeline reports EOS.
         if let gst::EventView::Eos(_) = event.view() {
             if let Some(state) = lock(&self.state).as_mut() {
-                if let Err(e) = state.out.flush() {
-                    gst::element_imp_error!(self, gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]);
+                if let Err(e) = self.finish(state) {
+                    self.post_error_message(e);
                 }
             }
         }
@@ -256,15 +509,22 @@ impl BaseTransformImpl for TrafficPublish {
         let size = video::frame_size(state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?);
         let objects = traffic_meta::objects(buf, size);
         let counts = traffic_meta::counts(buf);
-        let line = frame_json(state.frame_index, buf.pts(), size, &objects, counts.as_ref());
+        let frame = state.frame_index;
         state.frame_index += 1;
-        serde_json::to_writer(&mut state.out, &line)
-            .map_err(io::Error::from)
-            .and_then(|_| state.out.write_all(b"\n"))
-            .map_err(|e| {
+        if let Some(out) = state.frames_out.as_mut() {
+            let line = frame_json(frame, buf.pts(), size, &objects, counts.as_ref());
+            write_line(out, &line).map_err(|e| {
                 gst::element_imp_error!(self, gst::ResourceError::Write, ["cannot write a JSON line: {}", e]);
                 gst::FlowError::Error
             })?;
+        }
+        if state.wants_events() {
+            let events = state.events.frame(frame, buf.pts().map(|t| t.nseconds()), &objects, counts.as_ref());
+            self.publish(state, &events).map_err(|e| {
+                self.post_error_message(e);
+                gst::FlowError::Error
+            })?;
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -1,0 +1,237 @@
+//! Events of schema `traffic-vision/events` version 1 (docs/events.md): a `crossing` per line
+//! crossing, a `plate` when a track's voted plate text is first read or changes, a `summary` at
+//! the end of the stream.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+use traffic_meta::{Counts, LineTotals, Object};
+
+use super::EventKinds;
+
+pub const SCHEMA: &str = "traffic-vision/events";
+pub const VERSION: u32 = 1;
+
+/// A track's plate is forgotten when the track is not seen for this many frames (tracks end; the
+/// map must not grow for ever). Its text showing again later is then a new `plate` event.
+const PLATE_FORGET_FRAMES: u64 = 9000;
+
+struct PlateSeen {
+    text: String,
+    frame: u64,
+}
+
+/// Turns each frame's metadata into events, remembering what it needs across frames.
+pub struct EventSource {
+    kinds: EventKinds,
+    source: Option<String>,
+    /// Unique per run, so that `id`s stay unique across restarts and cameras.
+    run: String,
+    seq: u64,
+    plates: HashMap<u64, PlateSeen>,
+    /// The latest totals: a summary at the end repeats them.
+    lines: Vec<LineTotals>,
+    frames: u64,
+    last_pts: Option<u64>,
+}
+
+/// `{class: {direction: n}}` for one line.
+pub(super) fn line_totals(line: &LineTotals) -> Value {
+    let mut per_class = Map::new();
+    for t in &line.totals {
+        let entry = per_class.entry(t.class.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(dirs) = entry {
+            dirs.insert(t.direction.clone(), t.count.into());
+        }
+    }
+    Value::Object(per_class)
+}
+
+impl EventSource {
+    pub fn new(kinds: EventKinds, source: Option<String>) -> EventSource {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        EventSource {
+            kinds,
+            source,
+            run: format!("{nanos:x}-{:x}", std::process::id()),
+            seq: 0,
+            plates: HashMap::new(),
+            lines: Vec::new(),
+            frames: 0,
+            last_pts: None,
+        }
+    }
+
+    fn event(&mut self, kind: &str, frame: u64, pts: Option<u64>, body: Value) -> Value {
+        let mut m = Map::new();
+        m.insert("schema".into(), SCHEMA.into());
+        m.insert("version".into(), VERSION.into());
+        m.insert("type".into(), kind.into());
+        m.insert("id".into(), format!("{}-{}", self.run, self.seq).into());
+        m.insert("seq".into(), self.seq.into());
+        if let Some(s) = &self.source {
+            m.insert("source".into(), s.as_str().into());
+        }
+        m.insert("frame".into(), frame.into());
+        m.insert("pts".into(), pts.into());
+        if let Value::Object(body) = body {
+            m.extend(body);
+        }
+        self.seq += 1;
+        Value::Object(m)
+    }
+
+    /// The events of one frame: its crossings, then its new plate readings.
+    pub fn frame(&mut self, frame: u64, pts: Option<u64>, objects: &[Object], counts: Option<&Counts>) -> Vec<Value> {
+        self.frames = frame + 1;
+        self.last_pts = pts.or(self.last_pts);
+        let mut events = Vec::new();
+        if let Some(counts) = counts {
+            self.lines.clone_from(&counts.lines);
+            if self.kinds.contains(EventKinds::CROSSING) {
+                for c in &counts.crossings {
+                    let totals = counts.lines.iter().find(|l| l.name == c.line).map(line_totals);
+                    let body = json!({
+                        "line": c.line, "direction": c.direction, "track_id": c.track_id,
+                        "class": c.class, "plate": c.plate, "totals": totals,
+                    });
+                    events.push(self.event("crossing", frame, pts, body));
+                }
+            }
+        }
+        if self.kinds.contains(EventKinds::PLATE) {
+            self.plate_events(frame, pts, objects, &mut events);
+        }
+        events
+    }
+
+    fn plate_events(&mut self, frame: u64, pts: Option<u64>, objects: &[Object], events: &mut Vec<Value>) {
+        for vehicle in objects.iter().filter(|o| !o.is_plate()) {
+            let Some(track) = &vehicle.track else { continue };
+            let Some(plate) = objects.iter().filter(|p| p.parent_id == vehicle.roi_id).find_map(|p| p.plate.as_ref()) else {
+                continue;
+            };
+            if plate.track_text.is_empty() {
+                continue;
+            }
+            let previous = match self.plates.get_mut(&track.id) {
+                Some(seen) if seen.text == plate.track_text => {
+                    seen.frame = frame;
+                    continue;
+                }
+                Some(seen) => Some(std::mem::replace(&mut seen.text, plate.track_text.clone())),
+                None => None,
+            };
+            self.plates.insert(track.id, PlateSeen { text: plate.track_text.clone(), frame });
+            let body = json!({
+                "track_id": track.id, "class": track.label, "text": plate.track_text,
+                "confidence": (plate.track_confidence * 1000.0).round() / 1000.0, "previous": previous,
+            });
+            events.push(self.event("plate", frame, pts, body));
+        }
+        if frame.is_multiple_of(1000) {
+            self.plates.retain(|_, seen| frame.saturating_sub(seen.frame) < PLATE_FORGET_FRAMES);
+        }
+    }
+
+    /// The end-of-stream summary: frames seen and the final totals, if summaries are selected.
+    pub fn summary(&mut self) -> Option<Value> {
+        if !self.kinds.contains(EventKinds::SUMMARY) {
+            return None;
+        }
+        let totals: Map<String, Value> = self.lines.iter().map(|l| (l.name.clone(), line_totals(l))).collect();
+        let crossings: u64 = self.lines.iter().flat_map(|l| &l.totals).map(|t| t.count).sum();
+        let body = json!({"frames": self.frames, "crossings": crossings, "totals": totals});
+        let (frame, pts) = (self.frames.saturating_sub(1), self.last_pts);
+        Some(self.event("summary", frame, pts, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traffic_meta::{ClassTotal, Crossing, PixelBox, Plate, Track};
+
+    fn vehicle(roi_id: i32, track_id: u64) -> Object {
+        Object {
+            roi_id,
+            parent_id: -1,
+            roi_type: "car".into(),
+            bbox: PixelBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 },
+            detection: None,
+            track: Some(Track { id: track_id, age: 3, predicted: false, label: "car".into(), label_id: 2 }),
+            plate: None,
+        }
+    }
+
+    fn plate(parent_id: i32, track_text: &str) -> Object {
+        Object {
+            roi_id: parent_id + 100,
+            parent_id,
+            roi_type: traffic_meta::PLATE_ROI_TYPE.into(),
+            track: None,
+            plate: Some(Plate { text: "X".into(), confidence: 0.5, track_text: track_text.into(), track_confidence: 0.8123 }),
+            ..vehicle(0, 0)
+        }
+    }
+
+    fn counts(crossings: Vec<Crossing>, down: u64) -> Counts {
+        Counts {
+            lines: vec![LineTotals {
+                name: "street".into(),
+                start: (0.0, 1.0),
+                end: (2.0, 1.0),
+                in_name: "down".into(),
+                out_name: "up".into(),
+                totals: vec![ClassTotal { class: "car".into(), direction: "down".into(), count: down }],
+            }],
+            crossings,
+        }
+    }
+
+    #[test]
+    fn a_crossing_event_per_crossing_with_the_line_totals() {
+        let mut src = EventSource::new(EventKinds::all(), Some("cam1".into()));
+        let crossing = Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        assert!(src.frame(0, Some(0), &[], Some(&counts(vec![], 0))).is_empty());
+        let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!((e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()), (Some(SCHEMA), Some(1), Some("crossing")));
+        assert_eq!((e["line"].as_str(), e["direction"].as_str(), e["track_id"].as_u64()), (Some("street"), Some("down"), Some(7)));
+        assert_eq!((e["frame"].as_u64(), e["pts"].as_u64(), e["source"].as_str()), (Some(1), Some(40), Some("cam1")));
+        assert!(e["plate"].is_null());
+        assert_eq!(e["totals"]["car"]["down"], 1);
+        let summary = src.summary().unwrap();
+        assert_eq!((summary["type"].as_str(), summary["frames"].as_u64(), summary["crossings"].as_u64()), (Some("summary"), Some(2), Some(1)));
+        assert_eq!(summary["totals"]["street"]["car"]["down"], 1);
+        assert_ne!(e["id"], summary["id"]);
+        assert_eq!(summary["seq"].as_u64(), Some(1));
+    }
+
+    #[test]
+    fn a_plate_event_when_the_voted_text_is_first_read_or_changes() {
+        let mut src = EventSource::new(EventKinds::all(), None);
+        assert!(src.frame(0, None, &[vehicle(1, 5), plate(1, "")], None).is_empty(), "nothing read yet");
+        let first = src.frame(1, None, &[vehicle(1, 5), plate(1, "AB12")], None);
+        assert_eq!(first.len(), 1);
+        assert_eq!((first[0]["type"].as_str(), first[0]["text"].as_str(), first[0]["track_id"].as_u64()), (Some("plate"), Some("AB12"), Some(5)));
+        assert_eq!(first[0]["confidence"], 0.812);
+        assert!(first[0]["previous"].is_null());
+        assert!(first[0].get("source").is_none());
+        assert!(src.frame(2, None, &[vehicle(1, 5), plate(1, "AB12")], None).is_empty(), "same text: no event");
+        let changed = src.frame(3, None, &[vehicle(3, 5), plate(3, "AB123")], None);
+        assert_eq!((changed[0]["text"].as_str(), changed[0]["previous"].as_str()), (Some("AB123"), Some("AB12")));
+        let other = src.frame(4, None, &[vehicle(1, 6), plate(1, "AB123")], None);
+        assert_eq!(other.len(), 1, "another track with the same text is its own event");
+    }
+
+    #[test]
+    fn unselected_kinds_make_no_events() {
+        let mut src = EventSource::new(EventKinds::PLATE, None);
+        let crossing = Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        assert!(src.frame(0, None, &[], Some(&counts(vec![crossing], 1))).is_empty());
+        assert!(src.summary().is_none());
+    }
+}

@@ -1,0 +1,253 @@
+//! Delivers events to a Redis stream from a thread of its own, so the streaming thread never
+//! waits on the network. Events go through the spool whenever it is not empty or Redis is
+//! unreachable, so they reach the stream in the order they were made, at least once.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::redis::{Connection, RedisUrl};
+use super::spool::Spool;
+
+/// Events queued between the streaming thread and the sender. Events are a few per second; the
+/// sender stalls at most one network timeout, so this is never reached in practice, and beyond
+/// it events are dropped (counted) rather than stall the video.
+const QUEUE_LEN: usize = 4096;
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The stream entry's only field: the event as JSON.
+pub const EVENT_FIELD: &str = "event";
+
+pub struct Config {
+    pub url: RedisUrl,
+    pub stream: String,
+    pub maxlen: u64,
+    pub spool: PathBuf,
+    pub spool_max_events: usize,
+    pub timeout: Duration,
+}
+
+/// What the sender did so far, readable from any thread.
+#[derive(Default)]
+pub struct Stats {
+    pub sent: AtomicU64,
+    /// Events that went through the spool (Redis unreachable, or earlier events still waiting).
+    pub spooled: AtomicU64,
+    /// Events waiting in the spool now.
+    pub pending: AtomicU64,
+    pub dropped: AtomicU64,
+    pub connected: AtomicBool,
+}
+
+/// How the sender reports to the element's log.
+pub trait Log: Send + 'static {
+    fn info(&self, msg: &str);
+    fn warning(&self, msg: &str);
+}
+
+enum Message {
+    Event(String),
+    /// Deliver the spool until the deadline, then answer how many events are left in it.
+    Flush { deadline: Instant, done: mpsc::Sender<usize> },
+}
+
+pub struct Sender {
+    queue: Option<SyncSender<Message>>,
+    thread: Option<JoinHandle<()>>,
+    stats: Arc<Stats>,
+    log: Arc<dyn Log + Sync>,
+}
+
+impl Sender {
+    /// Opens the spool (its events from an earlier run are sent first) and starts the thread.
+    /// Redis need not be up: the thread connects, and reconnects, on its own.
+    pub fn start(config: Config, stats: Arc<Stats>, log: Arc<dyn Log + Sync>) -> std::io::Result<Sender> {
+        let spool = Spool::open(&config.spool, config.spool_max_events)?;
+        if spool.dropped() > 0 {
+            log.warning(&format!(
+                "{} dropped {} events of an earlier run beyond spool-max-events",
+                config.spool.display(),
+                spool.dropped()
+            ));
+        }
+        if !spool.is_empty() {
+            log.info(&format!("{} holds {} events of an earlier run: sending them first", config.spool.display(), spool.len()));
+        }
+        stats.dropped.fetch_add(spool.dropped(), Ordering::Relaxed);
+        stats.pending.store(spool.len() as u64, Ordering::Relaxed);
+        let (queue, rx) = mpsc::sync_channel(QUEUE_LEN);
+        let worker = Worker {
+            config,
+            spool,
+            conn: None,
+            backoff: MIN_BACKOFF,
+            next_try: Instant::now(),
+            stats: stats.clone(),
+            log: log.clone(),
+        };
+        let thread = std::thread::Builder::new().name("trafficpublish-redis".into()).spawn(move || worker.run(rx))?;
+        Ok(Sender { queue: Some(queue), thread: Some(thread), stats, log })
+    }
+
+    /// Queues an event without waiting; false (and counted as dropped) if the queue is full.
+    pub fn send(&self, event: String) -> bool {
+        let Some(queue) = &self.queue else { return false };
+        match queue.try_send(Message::Event(event)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                count_drop(&self.stats, &*self.log, &format!("the Redis sender is {QUEUE_LEN} events behind"));
+                false
+            }
+        }
+    }
+
+    /// Waits until every queued and spooled event is in Redis, or `timeout` passed; returns how
+    /// many are left in the spool (they stay there for a later run).
+    pub fn flush(&self, timeout: Duration) -> usize {
+        let Some(queue) = &self.queue else { return 0 };
+        let (done, answer) = mpsc::channel();
+        let deadline = Instant::now() + timeout;
+        if queue.send(Message::Flush { deadline, done }).is_err() {
+            return self.stats.pending.load(Ordering::Relaxed) as usize;
+        }
+        // The worker answers by the deadline, give or take one network timeout.
+        answer
+            .recv_timeout(timeout + Duration::from_secs(30))
+            .unwrap_or_else(|_| self.stats.pending.load(Ordering::Relaxed) as usize)
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        // Closing the queue ends the worker once it has spooled what was queued.
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Counts a lost event; warns on the first ones and then every thousandth, so that a long
+/// outage does not flood the log.
+fn count_drop(stats: &Stats, log: &dyn Log, why: &str) {
+    let n = stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    if n <= 10 || n.is_multiple_of(1000) {
+        log.warning(&format!("event dropped: {why} ({n} dropped in all)"));
+    }
+}
+
+struct Worker {
+    config: Config,
+    spool: Spool,
+    conn: Option<Connection>,
+    backoff: Duration,
+    next_try: Instant,
+    stats: Arc<Stats>,
+    log: Arc<dyn Log + Sync>,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Message>) {
+        loop {
+            self.deliver_spool();
+            let msg = if self.spool.is_empty() {
+                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                rx.recv_timeout(self.next_try.saturating_duration_since(Instant::now()))
+            };
+            match msg {
+                Ok(Message::Event(event)) => self.deliver(event),
+                Ok(Message::Flush { deadline, done }) => {
+                    self.flush(deadline);
+                    let _ = done.send(self.spool.len());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if let Err(e) = self.spool.close() {
+            self.log.warning(&format!("cannot rewrite the spool {}: {e}", self.config.spool.display()));
+        }
+    }
+
+    /// Sends directly when nothing waits before this event, else appends it to the spool.
+    fn deliver(&mut self, event: String) {
+        if self.spool.is_empty() && self.connection().is_some() && self.xadd(&event) {
+            return;
+        }
+        self.stats.spooled.fetch_add(1, Ordering::Relaxed);
+        match self.spool.push(&event) {
+            Ok(false) => {}
+            Ok(true) => count_drop(&self.stats, &*self.log, &format!("spool full ({} events), the oldest went", self.spool.len())),
+            Err(e) => count_drop(&self.stats, &*self.log, &format!("cannot write the spool {}: {e}", self.config.spool.display())),
+        }
+        self.stats.pending.store(self.spool.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Sends spooled events, oldest first, while Redis takes them.
+    fn deliver_spool(&mut self) {
+        while let Some(event) = self.spool.front().map(str::to_string) {
+            if self.connection().is_none() || !self.xadd(&event) {
+                break;
+            }
+            if let Err(e) = self.spool.pop_front() {
+                self.log.warning(&format!("cannot rewrite the spool {}: {e}", self.config.spool.display()));
+            }
+            self.stats.pending.store(self.spool.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn flush(&mut self, deadline: Instant) {
+        loop {
+            self.deliver_spool();
+            let now = Instant::now();
+            if self.spool.is_empty() || now >= deadline {
+                return;
+            }
+            std::thread::sleep(self.next_try.min(deadline).saturating_duration_since(now));
+        }
+    }
+
+    /// The open connection, or a new one when the backoff allows a try.
+    fn connection(&mut self) -> Option<&mut Connection> {
+        if self.conn.is_none() && Instant::now() >= self.next_try {
+            match Connection::open(&self.config.url, self.config.timeout) {
+                Ok(conn) => {
+                    self.log.info(&format!("connected to {}", self.config.url));
+                    self.conn = Some(conn);
+                    self.backoff = MIN_BACKOFF;
+                    self.stats.connected.store(true, Ordering::Relaxed);
+                }
+                Err(e) => self.lost(&format!("cannot connect to {}: {e}", self.config.url)),
+            }
+        }
+        self.conn.as_mut()
+    }
+
+    fn xadd(&mut self, event: &str) -> bool {
+        let Some(conn) = self.conn.as_mut() else { return false };
+        match conn.xadd(&self.config.stream, self.config.maxlen, &[(EVENT_FIELD, event)]) {
+            Ok(_) => {
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.conn = None;
+                self.lost(&format!("XADD to {} failed: {e}", self.config.url));
+                false
+            }
+        }
+    }
+
+    /// Redis is unreachable: warn once per outage, retry later, less often each time.
+    fn lost(&mut self, why: &str) {
+        if self.stats.connected.swap(false, Ordering::Relaxed) || self.backoff == MIN_BACKOFF {
+            self.log.warning(&format!("{why}; spooling events to {} until it is back", self.config.spool.display()));
+        }
+        self.next_try = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+}
