@@ -230,6 +230,13 @@ impl Tracker {
     pub fn reset(&mut self) {
         self.engine = Engine::new(&self.config);
     }
+
+    /// Forgets every track and takes new settings (a frame rate known only mid-stream).
+    /// IDs continue where they were: an ID is never handed out twice.
+    pub fn reconfigure(&mut self, config: TrackerConfig) {
+        self.config = config;
+        self.reset();
+    }
 }
 
 /// Groups detections and tracks that may match: the class, or one group for all classes

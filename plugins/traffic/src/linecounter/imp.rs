@@ -275,13 +275,16 @@ impl BaseTransformImpl for LineCounter {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
-            let summary = lock(&self.state).as_ref().map(|s| {
-                let mut body = traffic_meta::counts_structure(&counts_of(&s.counter, Vec::new()));
+            let summary = match lock(&self.state).as_ref() {
+                Some(s) => Some((counts_of(&s.counter, Vec::new()), s.frame)),
+                // EOS before any caps (an empty stream): zero totals, and the lines at a 0x0
+                // frame since no size is known; start() checked that they parse.
+                None => self.build_counter(0, 0).ok().map(|c| (counts_of(&c, Vec::new()), 0)),
+            };
+            if let Some((counts, frames)) = summary {
+                let mut body = traffic_meta::counts_structure(&counts);
                 body.set_name("traffic-summary");
-                body.set("frames", s.frame);
-                body
-            });
-            if let Some(body) = summary {
+                body.set("frames", frames);
                 let _ = self.obj().post_message(gst::message::Element::builder(body).src(&*self.obj()).build());
             }
         }

@@ -256,9 +256,16 @@ impl BaseTransformImpl for MotTracker {
         let config = lock(&self.settings).tracker_config(fps_of(&info));
         if let Some(state) = lock(&self.state).as_mut() {
             // The frame rate is known only now; tracks survive a renegotiation of the same geometry.
+            let resized =
+                state.info.as_ref().is_some_and(|old| (old.width(), old.height()) != (info.width(), info.height()));
             if state.tracker.config() != &config {
                 gst::info!(CAT, imp = self, "track buffer {} frames", config.track_buffer);
-                state.tracker = Tracker::new(config);
+                state.tracker.reconfigure(config);
+            } else if resized {
+                // Track boxes are pixels of the old size: predicting them onto the new frames
+                // would misplace them.
+                gst::info!(CAT, imp = self, "frame size changed to {}x{}: tracks restart", info.width(), info.height());
+                state.tracker.reset();
             }
             state.info = Some(info);
         }
