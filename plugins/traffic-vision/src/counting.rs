@@ -214,6 +214,22 @@ impl LineCounter {
         &self.totals
     }
 
+    /// Moves the lines to new pixel positions (the frame size changed, e.g. a camera that came
+    /// back at another resolution) and keeps the totals: counts never go back. Anchors seen in
+    /// the old pixels are forgotten so no path spans the two geometries; what each track has
+    /// counted is kept, so a track that survives the change cannot count twice.
+    pub fn relocate(&mut self, lines: Vec<Line>) {
+        debug_assert_eq!(lines.len(), self.lines.len(), "relocate keeps the same lines");
+        for (old, new) in self.lines.iter_mut().zip(lines) {
+            old.start = new.start;
+            old.end = new.end;
+        }
+        for track in self.tracks.values_mut() {
+            track.last_anchor = None;
+            track.pending.clear();
+        }
+    }
+
     /// Clears the totals and the crossing state (the lines stay).
     pub fn reset(&mut self) {
         self.tracks.clear();
@@ -283,6 +299,28 @@ mod tests {
 
     fn run(c: &mut LineCounter, path: &[(u64, f64, f64, &str)]) -> Vec<CrossingEvent> {
         path.iter().flat_map(|&(id, x, y, class)| c.update(&[car(id, x, y, class)])).collect()
+    }
+
+    #[test]
+    fn relocating_the_lines_keeps_the_totals_and_never_bridges_two_geometries() {
+        let mut c = counter(1);
+        assert_eq!(run(&mut c, &[(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "car")]).len(), 1);
+        // The frame doubles in size: the line moves to y = 400.
+        let line = Line { name: "l".into(), start: (0.0, 400.0), end: (1280.0, 400.0), in_name: "in".into(), out_name: "out".into() };
+        c.relocate(vec![line]);
+        assert_eq!(c.lines()[0].start, (0.0, 400.0));
+        assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
+        // Track 2's last anchor (y = 300, old pixels) is above the new line; its next anchor
+        // (y = 500, new pixels) is below it: that path spans two geometries and must not count.
+        assert_eq!(run(&mut c, &[(2, 100.0, 300.0, "car")]).len(), 0);
+        c.relocate(vec![Line { name: "l".into(), start: (0.0, 400.0), end: (1280.0, 400.0), in_name: "in".into(), out_name: "out".into() }]);
+        assert!(run(&mut c, &[(2, 100.0, 500.0, "car")]).is_empty());
+        // Track 1 already counted `in`: crossing the moved line again does not count twice.
+        assert!(run(&mut c, &[(1, 100.0, 350.0, "car"), (1, 100.0, 450.0, "car")]).is_empty());
+        assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
+        // A new track crossing the moved line counts on top.
+        assert_eq!(run(&mut c, &[(3, 100.0, 350.0, "car"), (3, 100.0, 450.0, "car")]).len(), 1);
+        assert_eq!(c.totals()[0][&("car".to_string(), true)], 2);
     }
 
     #[test]

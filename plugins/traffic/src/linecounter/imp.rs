@@ -267,9 +267,17 @@ impl BaseTransformImpl for LineCounter {
             }
             return Ok(());
         }
-        // Lines given in fractions move with the frame size; totals restart with new geometry.
+        // Lines given in fractions move with the frame size.
         let counter = self.build_counter(info.width(), info.height()).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        *guard = Some(State { counter, info, plates: HashMap::new(), frame: 0 });
+        match guard.as_mut() {
+            // A new size mid-stream (a camera back at another resolution): the totals go on.
+            Some(state) => {
+                gst::info!(CAT, imp = self, "frame size changed to {}x{}: lines moved, totals kept", info.width(), info.height());
+                state.counter.relocate(counter.lines().to_vec());
+                state.info = info;
+            }
+            None => *guard = Some(State { counter, info, plates: HashMap::new(), frame: 0 }),
+        }
         Ok(())
     }
 
