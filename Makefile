@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DEMO_VIDEO ?= ../shared/data/videos/ahmetozlu_residential_street.mp4
 
-.PHONY: setup build demo test soak eval-detect clean
+.PHONY: setup build demo test bench soak eval-detect clean
 
 setup:
 	scripts/setup.sh
@@ -18,6 +18,11 @@ demo: build
 # Release profile for the tests too: one build serves the plugin, the tests and the demo.
 test: build
 	$(CARGO) test --release --workspace
+
+# Not part of `test`: ours against the Python reference on the shared videos (~15 min quiet);
+# updates BENCHMARKS.md. BENCH_ARGS=--quick for a short check.
+bench: setup
+	scripts/bench $(BENCH_ARGS)
 
 # Not part of `test`: the full pipeline over the looped video, RSS checked (20,000 frames take
 # 20-45 min); updates BENCHMARKS.md. SOAK_FRAMES=2000 for a short check.

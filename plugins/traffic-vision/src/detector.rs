@@ -65,6 +65,8 @@ pub struct DetectorConfig {
     /// NMS across classes: one box per object even where the model hesitates between classes.
     pub agnostic_nms: bool,
     pub max_det: usize,
+    /// Let ONNX Runtime's pool threads spin between parallel sections instead of sleeping.
+    pub spinning: bool,
 }
 
 impl Default for DetectorConfig {
@@ -79,6 +81,9 @@ impl Default for DetectorConfig {
             classes: ClassFilter::All,
             agnostic_nms: false,
             max_det: 300,
+            // Spinning threads keep cores busy after `run` returns, taking them from the
+            // decoder, the encoder and the other elements' sessions of the same pipeline.
+            spinning: false,
         }
     }
 }
@@ -120,7 +125,11 @@ impl YoloDetector {
     pub fn load(config: DetectorConfig) -> Result<Self, VisionError> {
         require_file("YOLO model", &config.model)?;
         let env = environment()?;
-        let mut builder = Session::builder(&env)?.with_optimization_level(GraphOptimizationLevel::Level3)?;
+        // One graph runs at a time (sequential execution): no inter-op pool to feed.
+        let mut builder = Session::builder(&env)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)?
+            .with_inter_threads(1)?
+            .with_intra_op_spinning(config.spinning)?;
         if config.threads > 0 {
             builder = builder.with_intra_threads(config.threads)?;
         }

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! 1. Decodes the video once into memory (I420), so decoding is timed by neither side.
-//! 2. A bare ORT session built as `YoloDetector::load` builds it (same threads, Level3, same
+//! 2. A bare ORT session built as `YoloDetector::load` builds it (same threads, Level3, no spinning, same
 //!    blank warm-up run): every frame letterboxed up front (not timed), then only `session.run`
 //!    timed. This is the floor.
 //! 3. `appsrc ! yolodetect threads=N ! appsink sync=false` (yolodetect registered statically):
@@ -232,6 +232,8 @@ impl BareSession {
         let env = traffic_vision::runtime::environment()?;
         let mut session = Session::builder(&env)?
             .with_optimization_level(GraphOptimizationLevel::Level3)?
+            .with_inter_threads(1)?
+            .with_intra_op_spinning(false)?
             .with_intra_threads(args.threads)?
             .commit_from_file(&args.model)?;
         let input_name = session.inputs()[0].name().to_string();

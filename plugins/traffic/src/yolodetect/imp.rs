@@ -32,6 +32,7 @@ struct Settings {
     interval: u32,
     threads: u32,
     input_size: u32,
+    allow_spinning: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +49,7 @@ impl Default for Settings {
             interval: 1,
             threads: 0,
             input_size: 640,
+            allow_spinning: false,
         }
     }
 }
@@ -81,6 +83,7 @@ impl Settings {
             threads: self.threads as usize,
             classes: ClassFilter::parse(&self.classes),
             agnostic_nms: self.agnostic_nms,
+            spinning: self.allow_spinning,
             ..DetectorConfig::default()
         })
     }
@@ -99,13 +102,15 @@ struct State {
     detector: YoloDetector,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
-    stats: Stats,
 }
 
 #[derive(Default)]
 pub struct YoloDetect {
     settings: Mutex<Settings>,
+    /// Held by the streaming thread for a whole inference.
     state: Mutex<Option<State>>,
+    /// Apart from `state`, so that reading `stats` never waits for an inference.
+    stats: Mutex<Stats>,
 }
 
 #[glib::object_subclass]
@@ -173,6 +178,12 @@ impl ObjectImpl for YoloDetect {
                     .default_value(d.threads)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("allow-spinning")
+                    .nick("Allow spinning")
+                    .blurb("Let ONNX Runtime's threads spin waiting for work between operators: a little faster when the model has the cores to itself, slower when the decoder, the encoder or other models share them")
+                    .default_value(d.allow_spinning)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("input-size")
                     .nick("Input size")
                     .blurb("Long side of the model input in pixels, a multiple of 32; rectangular (frame aspect) when the model's input is dynamic, ignored when it is fixed")
@@ -204,6 +215,7 @@ impl ObjectImpl for YoloDetect {
             "agnostic-nms" => s.agnostic_nms = value.get().unwrap_or(s.agnostic_nms),
             "interval" => s.interval = value.get().unwrap_or(s.interval),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
+            "allow-spinning" => s.allow_spinning = value.get().unwrap_or(s.allow_spinning),
             "input-size" => {
                 let size: u32 = value.get().unwrap_or(s.input_size);
                 // Models downsample by 32: round to the nearest multiple rather than fail later.
@@ -229,6 +241,7 @@ impl ObjectImpl for YoloDetect {
             "agnostic-nms" => s.agnostic_nms.to_value(),
             "interval" => s.interval.to_value(),
             "threads" => s.threads.to_value(),
+            "allow-spinning" => s.allow_spinning.to_value(),
             "input-size" => s.input_size.to_value(),
             "stats" => self.stats().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
@@ -269,7 +282,8 @@ impl BaseTransformImpl for YoloDetect {
         gst::info!(CAT, imp = self, "loading {}", config.model.display());
         let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
         gst::info!(CAT, imp = self, "model ready: {:?}, {} classes", detector.layout(), detector.names().len());
-        *lock(&self.state) = Some(State { detector, info: None, frame_index: 0, stats: Stats::default() });
+        *lock(&self.state) = Some(State { detector, info: None, frame_index: 0 });
+        *lock(&self.stats) = Stats::default();
         Ok(())
     }
 
@@ -297,7 +311,7 @@ impl BaseTransformImpl for YoloDetect {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let index = state.frame_index;
         state.frame_index += 1;
-        state.stats.frames += 1;
+        lock(&self.stats).frames += 1;
         if index % interval != 0 {
             return Ok(gst::FlowSuccess::Ok);
         }
@@ -325,7 +339,7 @@ impl BaseTransformImpl for YoloDetect {
             traffic_meta::add_detection(buf, size, &det, NO_PARENT);
         }
         let t = state.detector.last_times;
-        let stats = &mut state.stats;
+        let mut stats = lock(&self.stats);
         stats.inferences += 1;
         stats.detections += detections.len() as u64;
         stats.total.preprocess += t.preprocess;
@@ -338,9 +352,7 @@ impl BaseTransformImpl for YoloDetect {
 
 impl YoloDetect {
     fn stats(&self) -> gst::Structure {
-        let guard = lock(&self.state);
-        let empty = Stats::default();
-        let s = guard.as_ref().map_or(&empty, |st| &st.stats);
+        let s = lock(&self.stats);
         let mean_ms = |d: Duration| if s.inferences == 0 { 0.0 } else { d.as_secs_f64() * 1e3 / s.inferences as f64 };
         gst::Structure::builder("yolodetect-stats")
             .field("frames", s.frames)
