@@ -7,6 +7,7 @@ mod overlay;
 mod platedetect;
 mod plateocr;
 mod trafficpublish;
+mod trafficsrc;
 mod video;
 mod yolodetect;
 
@@ -33,6 +34,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     plateocr::register(plugin)?;
     linecounter::register(plugin)?;
     trafficpublish::register(plugin)?;
+    trafficsrc::register(plugin)?;
     Ok(())
 }
 

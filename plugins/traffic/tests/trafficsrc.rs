@@ -1,0 +1,393 @@
+//! trafficsrc: files end with EOS; a live RTSP camera (examples/rtsp/serve.py on the shared
+//! video) is reconnected after its server dies and comes back, with counts and track IDs
+//! carrying on; an unreachable camera gives up with a clear error; a slow consumer makes the
+//! source drop frames instead of falling behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gst::prelude::*;
+
+/// The RTSP tests each run an H.264 encoder and a live pipeline: one at a time on small machines.
+static RTSP_TESTS: Mutex<()> = Mutex::new(());
+
+const VIDEO: &str = "videos/ahmetozlu_residential_street.mp4";
+const MOUNT: &str = "/street";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
+}
+
+/// An RTSP server process (examples/rtsp/serve.py), up once it printed "ready".
+struct Server(Child);
+
+impl Server {
+    /// serve.py serving `video` on `port`, looped.
+    fn start(video: &std::path::Path, port: u16) -> Server {
+        let mut serve = Command::new("/usr/bin/python3");
+        serve.arg(repo_root().join("examples/rtsp/serve.py")).arg(video).args(["--port", &port.to_string(), "--mount", MOUNT]);
+        Server::spawn(serve)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e} (/usr/bin/python3 with GStreamer bindings: make setup)"));
+        let stdout = child.stdout.take().expect("server stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.starts_with("ready"));
+            let _ = tx.send(ready);
+        });
+        let server = Server(child);
+        let ready = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(false);
+        assert!(ready, "{command:?} did not become ready (is gir1.2-gst-rtsp-server-1.0 installed? make setup)");
+        server
+    }
+
+    /// The camera vanishes: no TEARDOWN, no goodbye.
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// The camera freezes: its connections stay open, nothing comes (SIGSTOP), or it thaws.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.0.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What the tail of the pipeline saw, frame by frame.
+#[derive(Default)]
+struct Seen {
+    frames: u64,
+    /// Sum of every line's totals, per frame in order.
+    totals: Vec<u64>,
+    max_track_id: u64,
+    ids: Vec<u64>,
+    last_pts: Option<gst::ClockTime>,
+    pts_went_back: bool,
+}
+
+fn watch(pad: &gst::Pad) -> Arc<Mutex<Seen>> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let sink = seen.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) else { return gst::PadProbeReturn::Ok };
+        let Ok(video) = gst_video::VideoInfo::from_caps(&caps) else { return gst::PadProbeReturn::Ok };
+        let mut s = sink.lock().unwrap();
+        s.frames += 1;
+        if let Some(counts) = traffic_meta::counts(buffer) {
+            s.totals.push(counts.lines.iter().flat_map(|l| &l.totals).map(|t| t.count).sum());
+        }
+        let size = FrameSize { width: video.width(), height: video.height() };
+        for id in traffic_meta::objects(buffer, size).iter().filter_map(|o| o.track.as_ref().map(|t| t.id)) {
+            s.max_track_id = s.max_track_id.max(id);
+            s.ids.push(id);
+        }
+        if let (Some(last), Some(pts)) = (s.last_pts, buffer.pts()) {
+            s.pts_went_back |= pts < last;
+        }
+        s.last_pts = buffer.pts().or(s.last_pts);
+        gst::PadProbeReturn::Ok
+    });
+    seen
+}
+
+/// Pops bus messages until `done` says so or `timeout` passes; any error fails the test.
+fn wait_on_bus(bus: &gst::Bus, timeout: Duration, what: &str, mut done: impl FnMut(Option<&gst::Message>) -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let msg = bus.timed_pop(gst::ClockTime::from_mseconds(100));
+        if let Some(gst::MessageView::Error(e)) = msg.as_ref().map(|m| m.view()) {
+            panic!("error while waiting for {what}: {} ({:?})", e.error(), e.debug());
+        }
+        if done(msg.as_ref()) {
+            return;
+        }
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// The `state` of a `traffic-source` message.
+fn source_state(msg: Option<&gst::Message>) -> Option<String> {
+    let s = msg?.structure().filter(|s| s.name() == "traffic-source")?;
+    s.get::<String>("state").ok()
+}
+
+fn total(seen: &Mutex<Seen>) -> u64 {
+    seen.lock().unwrap().totals.last().copied().unwrap_or(0)
+}
+
+#[test]
+fn rtsp_camera_restart_reconnects_and_counts_carry_on() {
+    init();
+    weight("yolov8n.onnx");
+    let Some(video) = shared_data(VIDEO) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let server = Server::start(&video, port);
+
+    let pipeline = gst::parse::launch(&format!(
+        "trafficsrc name=src uri=rtsp://127.0.0.1:{port}{MOUNT} retry-initial-ms=200 retry-max-ms=1000 stall-timeout=3000 ! \
+         yolodetect interval=2 ! mottracker ! linecounter lines=street:0,0.6,1,0.6:down/up ! fakesink name=sink sync=false"
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let bus = pipeline.bus().unwrap();
+    let sink = pipeline.by_name("sink").unwrap();
+    let seen = watch(&sink.static_pad("sink").unwrap());
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+
+    // The clip has a car crossing the line every few seconds (at 3 s, 5 s, 7 s, 10 s...).
+    wait_on_bus(&bus, Duration::from_secs(40), "two seconds of video and a first count", |_| {
+        total(&seen) >= 1 && seen.lock().unwrap().frames > 48
+    });
+    let (before, max_id_before) = {
+        let s = seen.lock().unwrap();
+        (s.totals.last().copied().unwrap_or(0), s.max_track_id)
+    };
+
+    server.kill();
+    let killed = Instant::now();
+    let mut reason = String::new();
+    wait_on_bus(&bus, Duration::from_secs(15), "a reconnecting message", |m| {
+        let reconnecting = source_state(m).as_deref() == Some("reconnecting");
+        if reconnecting {
+            reason = m.and_then(|m| m.structure()).and_then(|s| s.get::<String>("reason").ok()).unwrap_or_default();
+        }
+        reconnecting
+    });
+    eprintln!("server killed; {} ms later trafficsrc: {reason}", killed.elapsed().as_millis());
+    // A few failed attempts while the camera is away.
+    std::thread::sleep(Duration::from_secs(2));
+
+    let _server = Server::start(&video, port);
+    let restarted = Instant::now();
+    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| source_state(m).as_deref() == Some("connected"));
+    eprintln!("server back; {} ms later trafficsrc connected", restarted.elapsed().as_millis());
+    let frames_at_reconnect = seen.lock().unwrap().frames;
+    // Two seconds of video at least, and one more vehicle counted.
+    wait_on_bus(&bus, Duration::from_secs(40), "frames and a count after the reconnect", |_| {
+        total(&seen) > before && seen.lock().unwrap().frames > frames_at_reconnect + 48
+    });
+
+    // End as an application does on Ctrl-C: EOS through the live source, then EOS on the bus.
+    assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
+    wait_on_bus(&bus, Duration::from_secs(10), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    let stats = pipeline.by_name("src").unwrap().property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+
+    let s = seen.lock().unwrap();
+    eprintln!(
+        "frames {} (at reconnect {frames_at_reconnect}), total {before} before the restart, {} at the end; track ids up to {max_id_before} before, {} at the end; {stats}",
+        s.frames,
+        s.totals.last().unwrap(),
+        s.max_track_id
+    );
+    assert!(s.totals.windows(2).all(|w| w[1] >= w[0]), "the totals never go back: {:?}", s.totals);
+    assert!(!s.pts_went_back, "timestamps keep increasing across the reconnect");
+    assert!(s.max_track_id > max_id_before, "new vehicles get new IDs");
+    assert_eq!(stats.get::<u32>("reconnects").unwrap(), 1);
+    assert!(stats.get::<bool>("live").unwrap());
+}
+
+#[test]
+fn unreachable_camera_gives_up_after_retry_timeout_with_the_reason() {
+    init();
+    let uri = format!("rtsp://127.0.0.1:{}/nothing", free_port());
+    let started = Instant::now();
+    let err = run_to_eos(&format!("trafficsrc uri={uri} retry-initial-ms=100 retry-timeout=1500 ! fakesink"))
+        .expect_err("nothing listens there");
+    let took = started.elapsed();
+    assert!(err.contains(&uri) && err.contains("gave up") && err.contains("retry-timeout"), "{err}");
+    // The last error of the source itself is part of the message.
+    assert!(err.contains("Could not open resource"), "{err}");
+    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(10), "gave up after {took:?}");
+}
+
+#[test]
+fn a_file_ends_with_eos_and_is_not_live() {
+    init();
+    let image = weight("bus.jpg");
+    let uri = format!("file://{}", image.canonicalize().unwrap().display());
+    let pipeline = gst::parse::launch(&format!("trafficsrc name=src uri={uri} ! fakesink name=sink")).unwrap();
+    let bin = pipeline.clone().downcast::<gst::Bin>().unwrap();
+    let seen = watch(&bin.by_name("sink").unwrap().static_pad("sink").unwrap());
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    wait_on_bus(&bus, Duration::from_secs(20), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    let stats = bin.by_name("src").unwrap().property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(seen.lock().unwrap().frames, 1, "the one picture");
+    assert!(!stats.get::<bool>("live").unwrap());
+    assert_eq!(stats.get::<String>("state").unwrap(), "connected");
+
+    let err = run_to_eos("trafficsrc uri=file:///nonexistent/video.mp4 ! fakesink").expect_err("missing file");
+    assert!(err.contains("/nonexistent/video.mp4") || err.contains("not found") || err.contains("No such"), "{err}");
+    let err = run_to_eos("trafficsrc ! fakesink").expect_err("no uri");
+    assert!(err.contains("No uri"), "{err}");
+}
+
+#[test]
+fn slow_consumer_makes_a_live_source_drop_frames_not_fall_behind() {
+    init();
+    let Some(video) = shared_data(VIDEO) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let _server = Server::start(&video, port);
+    // 100 ms per frame against a 24 fps camera: the consumer takes 10 of every 24 frames.
+    let pipeline = gst::parse::launch(&format!(
+        "trafficsrc name=src uri=rtsp://127.0.0.1:{port}{MOUNT} max-size-buffers=1 ! \
+         identity sleep-time=100000 ! fakesink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("sink").unwrap();
+    let seen = watch(&sink.static_pad("sink").unwrap());
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    wait_on_bus(&bus, Duration::from_secs(30), "the first frames", |_| seen.lock().unwrap().frames >= 5);
+    let until = Instant::now() + Duration::from_secs(6);
+    wait_on_bus(&bus, Duration::from_secs(7), "six seconds of play", |_| Instant::now() >= until);
+
+    let src = pipeline.by_name("src").unwrap();
+    let dropped = src.property::<u64>("dropped");
+    let running_time = pipeline.current_running_time().expect("running time");
+    let last_pts = seen.lock().unwrap().last_pts.expect("timestamps");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let lag = running_time.saturating_sub(last_pts);
+    eprintln!("dropped {dropped}, {} frames through, lag {} ms", seen.lock().unwrap().frames, lag.mseconds());
+    assert!(dropped >= 24, "about 14 frames a second dropped, got {dropped} in 6 s");
+    // Without the leak the lag would grow by ~0.6 s per second; with it it stays about the
+    // jitter buffer plus two frames of the consumer.
+    assert!(lag < gst::ClockTime::from_mseconds(1500), "lag {} ms", lag.mseconds());
+}
+
+
+/// A source-only pipeline on the camera at `port`, and the frames its sink sees.
+fn live_source(port: u16, props: &str) -> (gst::Pipeline, Arc<Mutex<Seen>>) {
+    let pipeline = gst::parse::launch(&format!(
+        "trafficsrc name=src uri=rtsp://127.0.0.1:{port}{MOUNT} retry-initial-ms=200 retry-max-ms=1000 {props} ! \
+         fakesink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let seen = watch(&pipeline.by_name("sink").unwrap().static_pad("sink").unwrap());
+    (pipeline, seen)
+}
+
+#[test]
+fn a_frozen_camera_is_reconnected_by_the_stall_watchdog() {
+    init();
+    let Some(video) = shared_data(VIDEO) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let server = Server::start(&video, port);
+    let (pipeline, seen) = live_source(port, "stall-timeout=1500");
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    wait_on_bus(&bus, Duration::from_secs(20), "frames", |_| seen.lock().unwrap().frames >= 24);
+
+    server.signal("-STOP");
+    let mut reason = String::new();
+    wait_on_bus(&bus, Duration::from_secs(10), "a reconnecting message", |m| {
+        let reconnecting = source_state(m).as_deref() == Some("reconnecting");
+        if reconnecting {
+            reason = m.and_then(|m| m.structure()).and_then(|s| s.get::<String>("reason").ok()).unwrap_or_default();
+        }
+        reconnecting
+    });
+    assert!(reason.contains("no data for 1500 ms"), "{reason}");
+    std::thread::sleep(Duration::from_secs(2));
+    server.signal("-CONT");
+    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| source_state(m).as_deref() == Some("connected"));
+    let frames = seen.lock().unwrap().frames;
+    wait_on_bus(&bus, Duration::from_secs(10), "frames again", |_| seen.lock().unwrap().frames > frames + 24);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(!seen.lock().unwrap().pts_went_back, "timestamps keep increasing across the reconnect");
+}
+
+#[test]
+fn a_camera_back_with_another_resolution_renegotiates() {
+    init();
+    let (Some(first), Some(second)) = (shared_data(VIDEO), shared_data("videos/intel_car-detection.mp4")) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let server = Server::start(&first, port);
+    let (pipeline, seen) = live_source(port, "");
+    let sink = pipeline.by_name("sink").unwrap().static_pad("sink").unwrap();
+    let width = || sink.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| i.width());
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    wait_on_bus(&bus, Duration::from_secs(20), "frames", |_| seen.lock().unwrap().frames >= 12);
+    assert_eq!(width(), Some(640));
+
+    server.kill();
+    let _server = Server::start(&second, port);
+    wait_on_bus(&bus, Duration::from_secs(30), "frames of the other video", |_| width() == Some(768));
+    let frames = seen.lock().unwrap().frames;
+    wait_on_bus(&bus, Duration::from_secs(10), "frames again", |_| seen.lock().unwrap().frames > frames + 12);
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn restream_serves_the_annotated_video() {
+    init();
+    weight("yolov8n.onnx");
+    let Some(video) = shared_data(VIDEO) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let uri = format!("file://{}", video.canonicalize().unwrap().display());
+    let mut restream = Command::new(repo_root().join("examples/rtsp/restream.sh"));
+    restream.arg(&uri).env("PORT", port.to_string()).env("LINES", "street:0,0.6,1,0.6");
+    let restream = Server::spawn(restream);
+
+    let pipeline = gst::parse::launch(&format!(
+        "uridecodebin uri=rtsp://127.0.0.1:{port}/traffic ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    // A second in: the first frames may be black while the analysis starts.
+    let mut sample = None;
+    for _ in 0..24 {
+        sample = sink.try_pull_sample(gst::ClockTime::from_seconds(20));
+        assert!(sample.is_some(), "frames from the restream");
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    drop(restream);
+
+    let sample = sample.unwrap();
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    assert_eq!((info.width(), info.height()), (640, 352));
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let stride = info.stride()[0] as usize;
+    // The overlay's counting line: a row at 60 % of the height, yellow (255, 230, 0) across.
+    let yellow_share = |y: usize| {
+        let row = &map[y * stride..y * stride + 3 * 640];
+        row.chunks(3).filter(|p| p[0] > 180 && p[1] > 150 && p[2] < 110).count() as f64 / 640.0
+    };
+    let best = (200..222).map(yellow_share).fold(0.0, f64::max);
+    assert!(best > 0.5, "the counting line is drawn on the restreamed video ({best:.2} of a row yellow)");
+}
