@@ -117,6 +117,10 @@ def evaluate(models, folder):
                       "cer": lev(pred, gt) / max(1, len(gt)), "t_rec": t_rec[v],
                       "pred": pred, "gt": gt}
         rows.append(row)
+        # One line per image, as scripts/eval prints, to compare reads image by image.
+        reads = " ".join(f"{v}={row[v]['pred'] or '-'}" for v in VARIANTS)
+        print(f"{Path(folder).name.rsplit('_', 1)[-1]}/{txt.with_suffix('.jpg').name}: gt={gt} {reads} "
+              f"iou={ious[best] if best is not None else 0:.2f}")
     return rows
 
 

@@ -3,11 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::runtime::{environment, require_file};
+use crate::runtime::{require_file, session};
 use crate::{nms, Detection, Frame, Letterbox, OutputLayout, VisionError};
 
 /// Which classes to report.
@@ -124,18 +123,7 @@ pub struct YoloDetector {
 impl YoloDetector {
     pub fn load(config: DetectorConfig) -> Result<Self, VisionError> {
         require_file("YOLO model", &config.model)?;
-        let env = environment()?;
-        // One graph runs at a time (sequential execution): no inter-op pool to feed.
-        let mut builder = Session::builder(&env)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)?
-            .with_inter_threads(1)?
-            .with_intra_op_spinning(config.spinning)?;
-        if config.threads > 0 {
-            builder = builder.with_intra_threads(config.threads)?;
-        }
-        let session = builder
-            .commit_from_file(&config.model)
-            .map_err(|e| VisionError::Model(format!("{}: {e}", config.model.display())))?;
+        let session = session(&config.model, config.threads, config.spinning)?;
 
         let (input_name, fixed_input, half_input) = image_input(&session, &config.model)?;
         let output_name = session

@@ -10,6 +10,8 @@ pub mod error;
 pub mod frame;
 pub mod letterbox;
 pub mod ocr;
+pub mod plate_mosaic;
+pub mod plate_schedule;
 pub mod plate_vote;
 pub mod runtime;
 pub mod tracker;

@@ -8,11 +8,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::runtime::{environment, require_file};
+use crate::runtime::{require_file, session};
 use crate::{Frame, Letterbox, VisionError};
 
 /// Input height of PaddleOCR recognisers.
@@ -224,14 +223,7 @@ pub struct TextRecognizer {
 impl TextRecognizer {
     pub fn load(config: OcrConfig) -> Result<Self, VisionError> {
         require_file("text recognition model", &config.model)?;
-        let env = environment()?;
-        let mut builder = Session::builder(&env)?.with_optimization_level(GraphOptimizationLevel::Level3)?;
-        if config.threads > 0 {
-            builder = builder.with_intra_threads(config.threads)?;
-        }
-        let session = builder
-            .commit_from_file(&config.model)
-            .map_err(|e| VisionError::Model(format!("{}: {e}", config.model.display())))?;
+        let session = session(&config.model, config.threads, false)?;
         let input_name = match session.inputs() {
             [input] => input.name().to_string(),
             inputs => {
@@ -338,11 +330,12 @@ impl TextRecognizer {
             )));
         }
         let mut reads = Vec::with_capacity(bn);
-        for (i, &rw) in widths.iter().enumerate() {
+        for i in 0..bn {
+            // Every timestep, the padding's too, as PaddleOCR decodes: the model may emit the
+            // last character a step or two past the crop's own width (cutting there lost it
+            // on 3 of the openalpr plates).
             let probs = &data[i * steps * classes..(i + 1) * steps * classes];
-            // Timesteps over the zero padding carry no text: decode the crop's own width.
-            let own = (rw.div_ceil(8)).min(steps).max(1);
-            let (text, char_confidences) = self.decoder.decode(&probs[..own * classes], classes);
+            let (text, char_confidences) = self.decoder.decode(probs, classes);
             reads.push(finish(self.pattern.as_ref(), text, char_confidences));
         }
         self.last_times = OcrTimes { preprocess: t1 - t0, inference: t2 - t1, decode: t2.elapsed() };

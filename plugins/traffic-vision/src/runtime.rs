@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
 
 use crate::VisionError;
 
@@ -60,4 +62,20 @@ pub fn environment() -> Result<Environment, VisionError> {
         .build()?;
     *guard = Some(env.clone());
     Ok(env)
+}
+
+/// A CPU session for `model`, set up the same way for every model of the pipeline: full graph
+/// optimisation, one graph at a time (no inter-op pool), `threads` intra-op threads (0: one
+/// per core), and threads that sleep between operators unless `spinning`: on a 2-core machine
+/// spinning ONNX Runtime threads starve the decoder, the encoder and the other models.
+pub fn session(model: &Path, threads: usize, spinning: bool) -> Result<Session, VisionError> {
+    let env = environment()?;
+    let mut builder = Session::builder(&env)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)?
+        .with_inter_threads(1)?
+        .with_intra_op_spinning(spinning)?;
+    if threads > 0 {
+        builder = builder.with_intra_threads(threads)?;
+    }
+    builder.commit_from_file(model).map_err(|e| VisionError::Model(format!("{}: {e}", model.display())))
 }

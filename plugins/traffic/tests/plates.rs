@@ -1,5 +1,6 @@
-//! platedetect and plateocr through gst_check::Harness: a benchmark plate read exactly, and no
-//! plate (nor error) on a frame without vehicles.
+//! platedetect and plateocr through gst_check::Harness: a benchmark plate read exactly, no
+//! plate (nor error) on a frame without vehicles, small vehicles packed into one inference, and
+//! the per-track search schedule.
 
 mod common;
 
@@ -15,7 +16,12 @@ const EU1_TEXT: &str = "M5XSX";
 
 /// Decodes a JPEG into one raw buffer of `format`, with its caps.
 fn decode(path: &std::path::Path, format: &str) -> (gst::Caps, gst::Buffer) {
-    let mut h = Harness::new_parse(&format!("jpegdec ! videoconvert ! capsfilter caps=video/x-raw,format={format}"));
+    decode_to(path, &format!("video/x-raw,format={format}"))
+}
+
+/// Decodes a JPEG into one raw buffer of the given raw caps (format, size), with its caps.
+fn decode_to(path: &std::path::Path, raw_caps: &str) -> (gst::Caps, gst::Buffer) {
+    let mut h = Harness::new_parse(&format!("jpegdec ! videoscale ! videoconvert ! capsfilter caps={raw_caps}"));
     let caps = gst::Caps::builder("image/jpeg").field("framerate", gst::Fraction::new(1, 1)).build();
     h.set_src_caps(caps);
     h.play();
@@ -87,27 +93,43 @@ fn frame_without_vehicles_gets_no_plate_and_no_error() {
     }
 }
 
+/// The car of eu1.jpg (1000x750), at `scale`.
+fn eu1_car(scale: f64) -> PixelBox {
+    PixelBox { x1: 194.0 * scale, y1: 173.0 * scale, x2: 809.0 * scale, y2: 588.0 * scale }
+}
+
+/// A copy of `frame` with a vehicle at `bbox`, tracked as `track` when given (as mottracker
+/// would mark it); returns the buffer and the vehicle's ROI id.
+fn with_vehicle(frame: &gst::Buffer, size: FrameSize, bbox: PixelBox, track: Option<u64>) -> (gst::Buffer, i32) {
+    let mut b = frame.copy();
+    let car = Detection { label: "car".into(), label_id: 2, confidence: 0.9, bbox };
+    let id = traffic_meta::add_detection(b.make_mut(), size, &car, NO_PARENT);
+    if let Some(track) = track {
+        let track = traffic_meta::Track { id: track, age: 5, predicted: false, label: "car".into(), label_id: 2 };
+        traffic_meta::set_track(b.make_mut(), id, &track);
+    }
+    (b, id)
+}
+
+fn frame_size(caps: &gst::Caps) -> FrameSize {
+    let info = gst_video::VideoInfo::from_caps(caps).unwrap();
+    FrameSize { width: info.width(), height: info.height() }
+}
+
+/// A field of platedetect's `stats` (find_element looks elements up by factory name).
+fn stat(h: &mut Harness, name: &str) -> u64 {
+    let element = h.find_element("platedetect").expect("platedetect in the harness");
+    let stats = element.property::<gst::Structure>("stats");
+    stats.get::<u64>(name).expect("stat")
+}
+
 #[test]
 fn tracked_vehicles_are_searched_every_interval_until_read() {
     init();
     let Some(path) = shared_data(EU1) else { return };
     let (caps, frame) = decode(&path, "RGB");
-    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
-    let size = FrameSize { width: info.width(), height: info.height() };
-    // The car of eu1.jpg, tracked as 7 (as mottracker would mark it).
-    let tracked = || {
-        let mut b = frame.copy();
-        let car = Detection {
-            label: "car".into(),
-            label_id: 2,
-            confidence: 0.9,
-            bbox: PixelBox { x1: 194.0, y1: 173.0, x2: 809.0, y2: 588.0 },
-        };
-        let id = traffic_meta::add_detection(b.make_mut(), size, &car, NO_PARENT);
-        let track = traffic_meta::Track { id: 7, age: 5, predicted: false, label: "car".into(), label_id: 2 };
-        traffic_meta::set_track(b.make_mut(), id, &track);
-        b
-    };
+    let size = frame_size(&caps);
+    let tracked = || with_vehicle(&frame, size, eu1_car(1.0), Some(7)).0;
     let mut h = Harness::new_parse("platedetect interval=2 done-confidence=0.8");
     h.set_src_caps(caps);
     h.play();
@@ -123,4 +145,84 @@ fn tracked_vehicles_are_searched_every_interval_until_read() {
     assert!(h.push_upstream_event(gst::event::CustomUpstream::new(done)));
     assert_eq!(plates(&mut h), 0);
     assert_eq!(plates(&mut h), 0);
+}
+
+#[test]
+fn parked_vehicle_is_searched_less_and_less() {
+    init();
+    let Some(path) = shared_data(EU1) else { return };
+    let (caps, frame) = decode(&path, "RGB");
+    let size = frame_size(&caps);
+    // Never reported read (no plateocr): each search doubles the wait, 1, 2, 4, then 8 at most.
+    let mut h = Harness::new_parse("platedetect interval=1 max-interval=8");
+    h.set_src_caps(caps);
+    h.play();
+    let mut searched = Vec::new();
+    for i in 0..24 {
+        let out = h.push_and_pull(with_vehicle(&frame, size, eu1_car(1.0), Some(3)).0).expect("a frame out");
+        if objects_of(&h, &out).iter().any(|o| o.is_plate()) {
+            searched.push(i);
+        }
+    }
+    assert_eq!(searched, vec![0, 1, 3, 7, 15, 23]);
+    assert_eq!(stat(&mut h, "inferences"), 6);
+    // The car drives off: searched at once.
+    let moved = PixelBox { x1: 0.0, ..eu1_car(1.0) };
+    let out = h.push_and_pull(with_vehicle(&frame, size, moved, Some(3)).0).expect("a frame out");
+    assert_eq!(stat(&mut h, "inferences"), 7, "{:?}", objects_of(&h, &out));
+}
+
+#[test]
+fn small_vehicles_share_one_inference_and_keep_their_plates() {
+    init();
+    let Some(path) = shared_data(EU1) else { return };
+    // eu1.jpg at half size: the car's box (308x208) fits a 320 px tile unshrunk.
+    let (caps, frame) = decode_to(&path, "video/x-raw,format=I420,width=500,height=375");
+    let size = frame_size(&caps);
+    let plate_gt = EU1_BOX.map(|v| v * 0.5);
+    let (with_car, car_id) = with_vehicle(&frame, size, eu1_car(0.5), None);
+    // A second vehicle left of the plate.
+    let (buffer, _) = with_vehicle(&with_car, size, PixelBox { x1: 0.0, y1: 180.0, x2: 190.0, y2: 375.0 }, None);
+    let mut boxes = Vec::new();
+    for (mosaic, inferences) in [(true, 1), (false, 2)] {
+        let mut h = Harness::new_parse(&format!("platedetect mosaic={mosaic} ! plateocr"));
+        h.set_src_caps(caps.clone());
+        h.play();
+        let out = h.push_and_pull(buffer.clone()).expect("a frame out");
+        let objects = objects_of(&h, &out);
+        let plates: Vec<_> = objects.iter().filter(|o| o.is_plate()).collect();
+        assert_eq!(plates.len(), 1, "mosaic={mosaic}: {objects:#?}");
+        let p = plates[0];
+        assert_eq!(p.parent_id, car_id, "mosaic={mosaic}");
+        assert!(iou(corners(p), plate_gt) >= 0.5, "mosaic={mosaic}: plate box {:?}", p.bbox);
+        assert_eq!(p.plate.as_ref().map(|t| t.text.as_str()), Some(EU1_TEXT), "mosaic={mosaic}");
+        assert_eq!(stat(&mut h, "inferences"), inferences, "mosaic={mosaic}");
+        assert_eq!(stat(&mut h, "crops"), 2, "mosaic={mosaic}");
+        boxes.push(corners(p));
+    }
+    assert!(iou(boxes[0], boxes[1]) >= 0.7, "mosaic and lone boxes differ: {boxes:?}");
+}
+
+#[test]
+fn a_mosaic_fills_its_free_tiles_with_vehicles_not_yet_due() {
+    init();
+    let Some(path) = shared_data(EU1) else { return };
+    let (caps, frame) = decode_to(&path, "video/x-raw,format=RGB,width=500,height=375");
+    let size = frame_size(&caps);
+    let (car_only, car_id) = with_vehicle(&frame, size, eu1_car(0.5), Some(1));
+    let mut h = Harness::new_parse("platedetect interval=2");
+    h.set_src_caps(caps);
+    h.play();
+    // Frame 0: the car alone, on the whole input.
+    h.push_and_pull(car_only.clone()).expect("a frame out");
+    assert_eq!((stat(&mut h, "inferences"), stat(&mut h, "crops")), (1, 1));
+    // Frame 1: a second vehicle is due (first sight); the car, not due, rides in a free tile.
+    let (both, _) = with_vehicle(&car_only, size, PixelBox { x1: 0.0, y1: 180.0, x2: 190.0, y2: 375.0 }, Some(2));
+    let out = h.push_and_pull(both.clone()).expect("a frame out");
+    assert_eq!((stat(&mut h, "inferences"), stat(&mut h, "crops")), (2, 3));
+    let objects = objects_of(&h, &out);
+    assert!(objects.iter().any(|o| o.is_plate() && o.parent_id == car_id), "{objects:#?}");
+    // Frame 2: neither is due.
+    h.push_and_pull(both).expect("a frame out");
+    assert_eq!(stat(&mut h, "inferences"), 2);
 }

@@ -8,7 +8,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{Detection, PixelBox, NO_PARENT};
-use traffic_vision::{ClassFilter, DetectorConfig, Frame, YoloDetector};
+use traffic_vision::plate_mosaic::{self, Mosaic};
+use traffic_vision::plate_schedule::{self, SearchSchedule};
+use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, YoloDetector};
 
 use crate::plateocr::PLATE_READ_EVENT;
 use crate::lock;
@@ -42,8 +44,10 @@ struct Settings {
     conf_threshold: f64,
     min_vehicle_size: u32,
     interval: u32,
+    max_interval: u32,
     done_confidence: f64,
     mode: Mode,
+    mosaic: bool,
     threads: u32,
 }
 
@@ -52,10 +56,12 @@ impl Default for Settings {
         Settings {
             model: String::new(),
             conf_threshold: 0.25,
-            min_vehicle_size: 64,
+            min_vehicle_size: plate_schedule::min_vehicle_side(),
             interval: 5,
+            max_interval: 160,
             done_confidence: 0.9,
             mode: Mode::Vehicles,
+            mosaic: true,
             threads: 0,
         }
     }
@@ -71,25 +77,43 @@ impl Settings {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Stats {
     frames: u64,
     inferences: u64,
+    /// Vehicle crops searched (several per inference in a mosaic).
+    crops: u64,
     plates: u64,
     time: Duration,
 }
 
+impl Stats {
+    /// Mean milliseconds of detection time per `count` (0 when none).
+    fn ms_per(&self, count: u64) -> f64 {
+        if count == 0 {
+            0.0
+        } else {
+            self.time.as_secs_f64() * 1e3 / count as f64
+        }
+    }
+}
+
 struct TrackState {
-    last_run: u64,
+    schedule: SearchSchedule,
+    /// The track's read confidence (from plateocr) when it was last searched.
+    read_at_search: f64,
     last_seen: u64,
 }
 
 struct State {
     detector: YoloDetector,
+    mosaic: Mosaic,
     label: String,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
     tracks: HashMap<u64, TrackState>,
+    /// A tracker runs upstream (some vehicle carried a track ID on this stream).
+    tracked_stream: bool,
     stats: Stats,
 }
 
@@ -99,6 +123,8 @@ pub struct PlateDetect {
     state: Mutex<Option<State>>,
     /// Best `track_confidence` per track, as `plateocr` reports it upstream.
     read: Mutex<HashMap<u64, f64>>,
+    /// A copy of the stats after each frame: reading the property never waits for inference.
+    published: Mutex<Stats>,
 }
 
 /// A vehicle to search: its ROI id, track and box.
@@ -135,7 +161,7 @@ impl ObjectImpl for PlateDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("min-vehicle-size")
                     .nick("Minimum vehicle size")
-                    .blurb("Vehicles whose box's shorter side is below this many pixels are not searched (their plate is too small to read)")
+                    .blurb("Vehicles whose box's shorter side is below this many pixels are not searched: their plate characters would be under 8 px, too small to read (characters are ~4.7 % of a car's shorter side)")
                     .maximum(10000)
                     .default_value(d.min_vehicle_size)
                     .mutable_playing()
@@ -146,6 +172,14 @@ impl ObjectImpl for PlateDetect {
                     .minimum(1)
                     .maximum(10000)
                     .default_value(d.interval)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-interval")
+                    .nick("Maximum interval")
+                    .blurb("Each search that leaves a track's read no better doubles its interval, up to this many frames, until the vehicle moves, comes nearer or reads better (parked cars stop costing); at most interval: no backoff")
+                    .minimum(1)
+                    .maximum(100000)
+                    .default_value(d.max_interval)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("done-confidence")
@@ -161,6 +195,12 @@ impl ObjectImpl for PlateDetect {
                     .blurb("Where to search: vehicles (boxes from yolodetect), frame (whole frame), auto (vehicles, else the whole frame; for still images)")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("mosaic")
+                    .nick("Mosaic")
+                    .blurb("Pack up to four vehicle crops that fit a quarter of the detector input unshrunk into one inference (2x2 tiles)")
+                    .default_value(d.mosaic)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("ONNX Runtime intra-op threads; 0: one per core")
@@ -170,7 +210,7 @@ impl ObjectImpl for PlateDetect {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("frames, inferences, plates, and mean milliseconds per inference (crop, letterbox, model, decode)")
+                    .blurb("frames, inferences, crops (vehicles searched), plates, and mean milliseconds per inference and per crop (crop, letterbox, model, decode)")
                     .read_only()
                     .build(),
             ]
@@ -185,8 +225,10 @@ impl ObjectImpl for PlateDetect {
             "conf-threshold" => s.conf_threshold = value.get().unwrap_or(s.conf_threshold),
             "min-vehicle-size" => s.min_vehicle_size = value.get().unwrap_or(s.min_vehicle_size),
             "interval" => s.interval = value.get().unwrap_or(s.interval),
+            "max-interval" => s.max_interval = value.get().unwrap_or(s.max_interval),
             "done-confidence" => s.done_confidence = value.get().unwrap_or(s.done_confidence),
             "mode" => s.mode = value.get().unwrap_or(s.mode),
+            "mosaic" => s.mosaic = value.get().unwrap_or(s.mosaic),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
         }
@@ -199,8 +241,10 @@ impl ObjectImpl for PlateDetect {
             "conf-threshold" => s.conf_threshold.to_value(),
             "min-vehicle-size" => s.min_vehicle_size.to_value(),
             "interval" => s.interval.to_value(),
+            "max-interval" => s.max_interval.to_value(),
             "done-confidence" => s.done_confidence.to_value(),
             "mode" => s.mode.to_value(),
+            "mosaic" => s.mosaic.to_value(),
             "threads" => s.threads.to_value(),
             "stats" => self.stats().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
@@ -248,15 +292,21 @@ impl BaseTransformImpl for PlateDetect {
         gst::info!(CAT, imp = self, "loading {}", config.model.display());
         let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
         let label = detector.names().first().cloned().unwrap_or_else(|| "plate".into());
+        // The mosaic is as large as the detector's (square) input: 2x2 tiles.
+        let (w, h) = detector.input_size_for(1, 1).map_err(|e| start_error(&e))?;
+        let mosaic = Mosaic::new(w.min(h), 2).map_err(|e| start_error(&e))?;
         *lock(&self.state) = Some(State {
             detector,
+            mosaic,
             label,
             info: None,
             frame_index: 0,
             tracks: HashMap::new(),
+            tracked_stream: false,
             stats: Stats::default(),
         });
         lock(&self.read).clear();
+        *lock(&self.published) = Stats::default();
         Ok(())
     }
 
@@ -266,11 +316,13 @@ impl BaseTransformImpl for PlateDetect {
             gst::info!(
                 CAT,
                 imp = self,
-                "platedetect-summary: frames={} inferences={} plates={} ms-per-inference={:.2}",
+                "platedetect-summary: frames={} inferences={} crops={} plates={} ms-per-inference={:.2} ms-per-crop={:.2}",
                 s.frames,
                 s.inferences,
+                s.crops,
                 s.plates,
-                if s.inferences == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.inferences as f64 }
+                s.ms_per(s.inferences),
+                s.ms_per(s.crops)
             );
         }
         Ok(())
@@ -310,6 +362,81 @@ impl BaseTransformImpl for PlateDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let result = self.process(buf);
+        if let Some(state) = lock(&self.state).as_ref() {
+            *lock(&self.published) = state.stats.clone();
+        }
+        result
+    }
+}
+
+fn to_bbox(b: &PixelBox) -> BBox {
+    BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32)
+}
+
+/// The whole pixels a box covers, `x, y, w, h`.
+fn crop_extent(bbox: &PixelBox) -> [usize; 4] {
+    let x1 = bbox.x1.floor().max(0.0) as usize;
+    let y1 = bbox.y1.floor().max(0.0) as usize;
+    let x2 = bbox.x2.ceil().max(0.0) as usize;
+    let y2 = bbox.y2.ceil().max(0.0) as usize;
+    [x1, y1, x2.saturating_sub(x1), y2.saturating_sub(y1)]
+}
+
+/// A vehicle box as a crop rectangle `x, y, w, h` inside the frame; `None` when degenerate.
+fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
+    let [x1, y1, w, h] = crop_extent(bbox);
+    let x2 = (x1 + w).min(frame.width);
+    let y2 = (y1 + h).min(frame.height);
+    (x2 > x1 + 1 && y2 > y1 + 1 && x1 < frame.width && y1 < frame.height).then_some([x1, y1, x2 - x1, y2 - y1])
+}
+
+/// The best plate inside each vehicle box, in frame pixels, with the vehicle's ROI id. Small
+/// crops share an inference in a mosaic (when `mosaic`); the others take the input alone.
+fn search_vehicles(
+    state: &mut State,
+    frame: &Frame,
+    vehicles: &[&Vehicle],
+    mosaic: bool,
+) -> Result<Vec<(traffic_vision::Detection, i32)>, traffic_vision::VisionError> {
+    let rects: Vec<([usize; 4], i32)> =
+        vehicles.iter().filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id))).collect();
+    let sizes: Vec<(usize, usize)> = rects.iter().map(|([_, _, w, h], _)| (*w, *h)).collect();
+    let per_input = if mosaic { state.mosaic.capacity() } else { 1 };
+    let mut plates = Vec::new();
+    for group in plate_mosaic::plan(&sizes, state.mosaic.tile_size(), per_input) {
+        let crops = group
+            .iter()
+            .map(|&i| {
+                let [x, y, w, h] = rects[i].0;
+                frame.crop(x, y, w, h)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        state.stats.inferences += 1;
+        let found: Vec<Option<traffic_vision::Detection>> = if let [(crop, ox, oy)] = &crops[..] {
+            let best = state.detector.detect(crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
+            let (ox, oy) = (*ox as f32, *oy as f32);
+            vec![best.map(|d| traffic_vision::Detection {
+                bbox: BBox::new(d.bbox.x1 + ox, d.bbox.y1 + oy, d.bbox.x2 + ox, d.bbox.y2 + oy),
+                ..d
+            })]
+        } else {
+            let input = state.mosaic.compose(&crops)?;
+            let dets = state.detector.detect(&input)?;
+            state.mosaic.best_per_crop(&dets)
+        };
+        for (&i, d) in group.iter().zip(found) {
+            if let Some(d) = d {
+                plates.push((d, rects[i].1));
+            }
+        }
+    }
+    Ok(plates)
+}
+
+impl PlateDetect {
+    /// One frame: search / read, and account for it in the stats.
+    fn process(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = lock(&self.settings).clone();
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
@@ -326,6 +453,11 @@ impl BaseTransformImpl for PlateDetect {
             .filter(|o| !o.is_plate() && o.parent_id == NO_PARENT)
             .map(|o| Vehicle { roi_id: o.roi_id, track: o.track.as_ref().map(|t| t.id), bbox: o.bbox })
             .collect();
+        // Behind a tracker, a vehicle without an ID is a detection the tracker has not confirmed
+        // (too weak to start a track): searching it would cost an inference on every frame, and
+        // its reads could not be voted. Without a tracker every vehicle is searched.
+        state.tracked_stream |= objects.iter().any(|o| o.track.is_some());
+        let tracked_stream = state.tracked_stream;
         let predicted: Vec<i32> =
             objects.iter().filter(|o| o.track.as_ref().is_some_and(|t| t.predicted)).map(|o| o.roi_id).collect();
         let whole_frame = match settings.mode {
@@ -337,25 +469,62 @@ impl BaseTransformImpl for PlateDetect {
 
         // Which vehicles to search on this frame.
         let mut todo: Vec<&Vehicle> = Vec::new();
+        // Tracked vehicles not due yet that fit a mosaic tile: they may fill a free one.
+        let mut spare: Vec<(u64, &Vehicle, f64)> = Vec::new();
+        let tile = state.mosaic.tile_size();
+        let fits_tile = |v: &Vehicle| {
+            let [_, _, w, h] = crop_extent(&v.bbox);
+            plate_mosaic::fits_tile(w, h, tile)
+        };
+        let (interval, max_interval) = (settings.interval as u64, settings.max_interval as u64);
         if !whole_frame {
             let read = lock(&self.read);
             for v in &vehicles {
                 if predicted.contains(&v.roi_id) {
                     continue;
                 }
-                if v.bbox.width().min(v.bbox.height()) < settings.min_vehicle_size as f64 {
+                if v.bbox.width().min(v.bbox.height()) < settings.min_vehicle_size as f64
+                    || (tracked_stream && v.track.is_none())
+                {
                     continue;
                 }
                 if let Some(id) = v.track {
-                    if read.get(&id).is_some_and(|&c| c >= settings.done_confidence) {
+                    let read_now = read.get(&id).copied().unwrap_or(0.0);
+                    // plateocr's vote is an f32: 0.9 arrives as 0.899999976.
+                    if read_now + 1e-6 >= settings.done_confidence {
                         continue;
                     }
-                    let t = state.tracks.entry(id).or_insert(TrackState { last_run: u64::MAX, last_seen: index });
+                    let t = state.tracks.entry(id).or_insert_with(|| TrackState {
+                        schedule: SearchSchedule::default(),
+                        read_at_search: 0.0,
+                        last_seen: index,
+                    });
                     t.last_seen = index;
-                    if t.last_run != u64::MAX && index.saturating_sub(t.last_run) < settings.interval.max(1) as u64 {
+                    let progress = read_now > t.read_at_search;
+                    if !t.schedule.due(index, to_bbox(&v.bbox), progress, interval, max_interval) {
+                        if settings.mosaic && fits_tile(v) {
+                            spare.push((id, v, read_now));
+                        }
                         continue;
                     }
-                    t.last_run = index;
+                    t.read_at_search = read_now;
+                }
+                todo.push(v);
+            }
+        }
+        // A mosaic that runs anyway searches the longest-waiting spare vehicles in its free
+        // tiles, at no extra inference; their schedules count it as a search.
+        let capacity = state.mosaic.capacity();
+        let small = todo.iter().filter(|v| fits_tile(v)).count();
+        if settings.mosaic && small % capacity != 0 {
+            spare.sort_by_key(|(id, _, _)| {
+                std::cmp::Reverse(state.tracks.get(id).map_or(0, |t| t.schedule.since_last(index)))
+            });
+            for (id, v, read_now) in spare.into_iter().take(capacity - small % capacity) {
+                if let Some(t) = state.tracks.get_mut(&id) {
+                    let progress = read_now > t.read_at_search;
+                    t.schedule.searched(index, to_bbox(&v.bbox), progress, interval, max_interval);
+                    t.read_at_search = read_now;
                 }
                 todo.push(v);
             }
@@ -382,15 +551,11 @@ impl BaseTransformImpl for PlateDetect {
                 gst::FlowError::Error
             };
             if !whole_frame {
-                for v in todo {
-                    let t0 = Instant::now();
-                    let found = search_vehicle(&mut state.detector, &frame, &v.bbox).map_err(fail)?;
-                    state.stats.time += t0.elapsed();
-                    state.stats.inferences += 1;
-                    if let Some(d) = found {
-                        plates.push((d, v.roi_id));
-                    }
-                }
+                let t0 = Instant::now();
+                let found = search_vehicles(state, &frame, &todo, settings.mosaic).map_err(fail)?;
+                state.stats.time += t0.elapsed();
+                state.stats.crops += todo.len() as u64;
+                plates.extend(found);
             }
             // auto: a frame whose vehicles showed no plate is searched whole (close-ups where the
             // vehicle box is cut by the frame or misses the plate).
@@ -431,44 +596,16 @@ impl BaseTransformImpl for PlateDetect {
         gst::trace!(CAT, imp = self, "frame {index}: {} plates", plates.len());
         Ok(gst::FlowSuccess::Ok)
     }
-}
 
-/// The best plate inside one vehicle box, in frame pixels.
-fn search_vehicle(
-    detector: &mut YoloDetector,
-    frame: &Frame,
-    bbox: &PixelBox,
-) -> Result<Option<traffic_vision::Detection>, traffic_vision::VisionError> {
-    let x1 = bbox.x1.floor().max(0.0) as usize;
-    let y1 = bbox.y1.floor().max(0.0) as usize;
-    let x2 = (bbox.x2.ceil().max(0.0) as usize).min(frame.width);
-    let y2 = (bbox.y2.ceil().max(0.0) as usize).min(frame.height);
-    if x2 <= x1 + 1 || y2 <= y1 + 1 || x1 >= frame.width || y1 >= frame.height {
-        return Ok(None);
-    }
-    let (crop, ox, oy) = frame.crop(x1, y1, x2 - x1, y2 - y1)?;
-    let best = detector.detect(&crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
-    Ok(best.map(|mut d| {
-        let (ox, oy) = (ox as f32, oy as f32);
-        d.bbox.x1 += ox;
-        d.bbox.x2 += ox;
-        d.bbox.y1 += oy;
-        d.bbox.y2 += oy;
-        d
-    }))
-}
-
-impl PlateDetect {
     fn stats(&self) -> gst::Structure {
-        let guard = lock(&self.state);
-        let empty = Stats::default();
-        let s = guard.as_ref().map_or(&empty, |st| &st.stats);
-        let ms = if s.inferences == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.inferences as f64 };
+        let s = lock(&self.published).clone();
         gst::Structure::builder("platedetect-stats")
             .field("frames", s.frames)
             .field("inferences", s.inferences)
+            .field("crops", s.crops)
             .field("plates", s.plates)
-            .field("ms-per-inference", ms)
+            .field("ms-per-inference", s.ms_per(s.inferences))
+            .field("ms-per-crop", s.ms_per(s.crops))
             .build()
     }
 }

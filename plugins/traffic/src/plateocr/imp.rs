@@ -59,7 +59,10 @@ impl Default for Settings {
             charset: DEFAULT_CHARSET_SPEC.into(),
             charset_mode: CharsetMode::ArgmaxDrop,
             pattern: String::new(),
-            margin: 0.08,
+            // The detector's box is the plate's outline: a margin adds the frame, the dealer's
+            // or state's lettering and shrinks the characters in the recogniser's 48 px rows
+            // (openalpr, same boxes: 178 exact reads with none, 151 with 0.08).
+            margin: 0.0,
             threads: 0,
         }
     }
@@ -75,7 +78,7 @@ impl Settings {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Stats {
     frames: u64,
     batches: u64,
@@ -95,6 +98,8 @@ struct State {
 pub struct PlateOcr {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// A copy of the stats after each frame: reading the property never waits for inference.
+    published: Mutex<Stats>,
 }
 
 #[glib::object_subclass]
@@ -132,7 +137,7 @@ impl ObjectImpl for PlateOcr {
                     .build(),
                 glib::ParamSpecDouble::builder("margin")
                     .nick("Margin")
-                    .blurb("Crop this fraction of the plate box's height around it before reading")
+                    .blurb("Crop this fraction of the plate box's height around it before reading (0: the box itself, which reads best: context shrinks the characters and adds stray text)")
                     .minimum(0.0)
                     .maximum(1.0)
                     .default_value(d.margin)
@@ -228,6 +233,7 @@ impl BaseTransformImpl for PlateOcr {
         let recognizer = TextRecognizer::load(config).map_err(|e| start_error(&e))?;
         *lock(&self.state) =
             Some(State { recognizer, info: None, frame_index: 0, votes: HashMap::new(), stats: Stats::default() });
+        *lock(&self.published) = Stats::default();
         Ok(())
     }
 
@@ -266,6 +272,17 @@ impl BaseTransformImpl for PlateOcr {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let result = self.process(buf);
+        if let Some(state) = lock(&self.state).as_ref() {
+            *lock(&self.published) = state.stats.clone();
+        }
+        result
+    }
+}
+
+impl PlateOcr {
+    /// One frame: search / read, and account for it in the stats.
+    fn process(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let margin = lock(&self.settings).margin;
         let mut reports: Vec<(u64, f64)> = Vec::new();
         {
@@ -363,13 +380,9 @@ impl BaseTransformImpl for PlateOcr {
         }
         Ok(gst::FlowSuccess::Ok)
     }
-}
 
-impl PlateOcr {
     fn stats(&self) -> gst::Structure {
-        let guard = lock(&self.state);
-        let empty = Stats::default();
-        let s = guard.as_ref().map_or(&empty, |st| &st.stats);
+        let s = lock(&self.published).clone();
         let ms = if s.plates == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.plates as f64 };
         gst::Structure::builder("plateocr-stats")
             .field("frames", s.frames)
