@@ -124,22 +124,19 @@ fn handle_message(msg: &gst::Message) -> Result<(), String> {
         gst::MessageView::Error(e) => Err(format!("{} ({:?})", e.error(), e.debug())),
         gst::MessageView::Element(e) => {
             let Some(s) = e.structure() else { return Ok(()) };
-            match s.name().as_str() {
-                "traffic-crossing" => {
-                    let text = |f: &str| s.get::<String>(f).unwrap_or_default();
-                    let track = s.get::<u64>("track-id").unwrap_or_default();
-                    let plate = text("plate");
-                    println!(
-                        "crossing: line {} {}, track #{track} {}, plate {}",
-                        text("line"),
-                        text("direction"),
-                        text("class"),
-                        if plate.is_empty() { "-" } else { &plate }
-                    );
-                }
+            if let Some(m) = traffic_meta::read_crossing(s) {
+                let c = m.crossing;
+                println!(
+                    "crossing: line {} {}, track #{} {}, plate {}",
+                    c.line,
+                    c.direction,
+                    c.track_id,
+                    c.class,
+                    c.plate.as_deref().unwrap_or("-")
+                );
+            } else if let Some(summary) = traffic_meta::read_summary(s) {
                 // The summary carries the same `lines` as TrafficCountsMeta.
-                "traffic-summary" => print_summary(&traffic_meta::read_counts(s)),
-                _ => {}
+                print_summary(&summary.counts);
             }
             Ok(())
         }

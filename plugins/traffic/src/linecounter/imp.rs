@@ -290,9 +290,7 @@ impl BaseTransformImpl for LineCounter {
                 None => self.build_counter(0, 0).ok().map(|c| (counts_of(&c, Vec::new()), 0)),
             };
             if let Some((counts, frames)) = summary {
-                let mut body = traffic_meta::counts_structure(&counts);
-                body.set_name("traffic-summary");
-                body.set("frames", frames);
+                let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
                 let _ = self.obj().post_message(gst::message::Element::builder(body).src(&*self.obj()).build());
             }
         }
@@ -351,15 +349,7 @@ impl BaseTransformImpl for LineCounter {
         drop(guard);
         for c in &counts.crossings {
             gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
-            let s = gst::Structure::builder("traffic-crossing")
-                .field("line", c.line.as_str())
-                .field("direction", c.direction.as_str())
-                .field("track-id", c.track_id)
-                .field("class", c.class.as_str())
-                .field("plate", c.plate.as_deref().unwrap_or(""))
-                .field("pts", pts.map(|t| t.nseconds()).unwrap_or(u64::MAX))
-                .field("running-time", running_time.map(|t| t.nseconds()).unwrap_or(u64::MAX))
-                .build();
+            let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage { crossing: c.clone(), pts, running_time });
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
         traffic_meta::set_counts(buf, &counts);
