@@ -1,0 +1,333 @@
+//! The pipeline, built element by element from the config:
+//!
+//! ```text
+//! source ─ [leaky] queue ─ videoconvert ─ yolodetect ─ mottracker ─ [platedetect ─ plateocr]
+//!        ─ [linecounter] ─ [trafficpublish] ─ overlay ─ tee ─ queue ─ x264enc ─ mp4mux ─ filesink
+//!                                                          └ queue ─ autovideosink
+//! ```
+//!
+//! Files go through `uridecodebin` and a plain queue: every frame is analysed. Live sources go
+//! through `trafficsrc` (reconnects, leaky queue inside) when the plugin has it, else through
+//! `uridecodebin` and a leaky queue of `queue-size` frames, so slow inference drops frames
+//! instead of building latency. A file with `live = true` takes the latter path. Sinks never sync to the clock. The MP4 of a live source is
+//! fragmented (a fragment a second), so it stays playable if the process is killed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use gst::prelude::*;
+
+use crate::config::Config;
+use crate::props;
+
+/// Frames the leaky queue before inference holds on a live source by default.
+const DEFAULT_LIVE_QUEUE: u32 = 2;
+/// MP4 fragment length on live sources: at most this much video is lost if the process dies.
+const LIVE_FRAGMENT_MS: u32 = 1000;
+
+/// Where the frames dropped before inference are counted.
+#[derive(Clone)]
+pub enum Drops {
+    /// A file: nothing is dropped.
+    None,
+    /// `trafficsrc`'s read-only `dropped` property.
+    Source(gst::Element),
+    /// The leaky queue: buffers in, buffers out, and the queue itself for what it still holds.
+    Queue { queue: gst::Element, entered: Arc<AtomicU64>, left: Arc<AtomicU64> },
+}
+
+impl Drops {
+    pub fn count(&self) -> u64 {
+        match self {
+            Drops::None => 0,
+            Drops::Source(src) => {
+                src.property_value("dropped").transform::<u64>().ok().and_then(|v| v.get().ok()).unwrap_or(0)
+            }
+            Drops::Queue { queue, entered, left } => {
+                let held = u64::from(queue.property::<u32>("current-level-buffers"));
+                entered.load(Ordering::Relaxed).saturating_sub(left.load(Ordering::Relaxed) + held)
+            }
+        }
+    }
+}
+
+/// The files a run writes.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Outputs {
+    pub mp4: Option<PathBuf>,
+    pub jsonl: Option<PathBuf>,
+    pub summary: PathBuf,
+    pub chart: Option<PathBuf>,
+}
+
+pub struct Built {
+    pub pipeline: gst::Pipeline,
+    pub uri: String,
+    pub live: bool,
+    /// The last analysis element's src pad: every frame passes there with all its metadata.
+    pub analysed: gst::Pad,
+    pub drops: Drops,
+    pub outputs: Outputs,
+}
+
+/// The input as a URI: URIs pass as they are, `/dev/video*` is a V4L2 device, anything else a
+/// file that must exist.
+pub fn input_uri(input: &str) -> Result<String, String> {
+    if let Some((scheme, _)) = input.split_once("://") {
+        if scheme.eq_ignore_ascii_case("file") {
+            let path = gst::glib::filename_from_uri(input).map_err(|e| format!("input {input}: {e}"))?.0;
+            if !path.is_file() {
+                return Err(format!("input {}: no such file", path.display()));
+            }
+        }
+        return Ok(input.to_string());
+    }
+    if input.starts_with("/dev/video") {
+        return Ok(format!("v4l2://{input}"));
+    }
+    let path = Path::new(input);
+    if !path.is_file() {
+        return Err(format!("input {input}: no such file"));
+    }
+    let absolute = std::fs::canonicalize(path).map_err(|e| format!("input {input}: {e}"))?;
+    gst::glib::filename_to_uri(&absolute, None).map(|u| u.to_string()).map_err(|e| format!("input {input}: {e}"))
+}
+
+/// Sources that produce frames at their own pace and never wait for us.
+fn is_live_scheme(uri: &str) -> bool {
+    let scheme = uri.split_once("://").map_or("", |(s, _)| s).to_ascii_lowercase();
+    matches!(scheme.as_str(), "rtsp" | "rtsps" | "rtspt" | "rtspu" | "rtmp" | "rtmps" | "v4l2" | "udp" | "srt" | "rtp")
+}
+
+fn make(factory: &str) -> Result<gst::Element, String> {
+    gst::ElementFactory::make(factory).build().map_err(|_| {
+        let hint = match factory {
+            "x264enc" => " (Debian: gstreamer1.0-plugins-ugly)",
+            "mp4mux" | "autovideosink" => " (Debian: gstreamer1.0-plugins-good)",
+            _ => "",
+        };
+        format!("GStreamer element '{factory}' is not available{hint}")
+    })
+}
+
+fn configured(factory: &str, section: &str, table: &toml::Table) -> Result<gst::Element, String> {
+    let element = make(factory)?;
+    props::apply(&element, section, table)?;
+    Ok(element)
+}
+
+fn set(element: &gst::Element, key: &str, value: impl Into<toml::Value>) -> Result<(), String> {
+    props::set(element, key, &value.into()).map_err(|e| format!("{key}: {e}"))
+}
+
+/// Builds the pipeline; creates the output folder and writes the lines file there.
+pub fn build(config: &Config) -> Result<Built, String> {
+    let uri = input_uri(config.source.uri.as_deref().unwrap_or_default())?;
+    let live_scheme = is_live_scheme(&uri);
+    let live = config.source.live.unwrap_or(live_scheme);
+    let dir = &config.output.dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    let pipeline = gst::Pipeline::with_name("traffic-monitor");
+    let add = |e: &gst::Element| pipeline.add(e).map_err(|e| e.to_string());
+
+    let (head, drops) = source(&pipeline, &uri, live, live_scheme, config)?;
+    let mut chain = vec![head, make("videoconvert")?];
+    chain.push(configured("yolodetect", "detector", &config.detector)?);
+    chain.push(configured("mottracker", "tracker", &config.tracker)?);
+    if config.plates.enabled {
+        chain.push(configured("platedetect", "plates", &config.plates.properties)?);
+        chain.push(configured("plateocr", "ocr", &config.ocr)?);
+    }
+    let counting = config.counting();
+    if counting {
+        let counter = configured("linecounter", "counting", &config.counting)?;
+        if let Some(text) = config.lines_file() {
+            let path = dir.join("lines.toml");
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            set(&counter, "config", path.to_string_lossy().as_ref())?;
+        }
+        chain.push(counter);
+    } else {
+        tracing::warn!("no counting line (--lines or [[line]] in the config): counting is off");
+    }
+    let mut outputs = Outputs { summary: dir.join("summary.json"), ..Outputs::default() };
+    if config.output.jsonl || !config.publish.is_empty() {
+        let publish = make("trafficpublish")?;
+        if config.output.jsonl {
+            let path = dir.join("frames.jsonl");
+            set(&publish, "location", path.to_string_lossy().as_ref())?;
+            set(&publish, "events-location", dir.join("events.jsonl").to_string_lossy().as_ref())?;
+            outputs.jsonl = Some(path);
+        }
+        props::apply(&publish, "publish", &config.publish)?;
+        chain.push(publish);
+    }
+    let analysed_element = chain.last().cloned().ok_or("empty pipeline")?;
+    for e in &chain[1..] {
+        add(e)?;
+    }
+
+    // Outputs: the annotated video to a file and/or a window, else nothing.
+    let branches = [config.output.mp4, config.output.display];
+    if branches.iter().any(|b| *b) {
+        chain.push(configured("overlay", "overlay", &config.overlay)?);
+        let tee = make("tee")?;
+        chain.push(tee.clone());
+        for e in &chain[chain.len() - 2..] {
+            add(e)?;
+        }
+        if config.output.mp4 {
+            let path = dir.join("annotated.mp4");
+            let branch = mp4_branch(&path, &config.output.speed_preset, live)?;
+            attach_branch(&pipeline, &tee, &branch)?;
+            outputs.mp4 = Some(path);
+        }
+        if config.output.display {
+            let queue = make("queue")?;
+            // A slow window drops frames rather than slowing the analysis.
+            queue.set_property_from_str("leaky", "downstream");
+            queue.set_property("max-size-buffers", 2u32);
+            let sink = make("autovideosink")?;
+            sink.set_property("sync", false);
+            attach_branch(&pipeline, &tee, &[queue, make("videoconvert")?, sink])?;
+        }
+    } else {
+        let sink = make("fakesink")?;
+        sink.set_property("sync", false);
+        add(&sink)?;
+        chain.push(sink);
+    }
+    gst::Element::link_many(&chain).map_err(|e| format!("cannot link the pipeline: {e}"))?;
+    if counting && config.output.chart {
+        outputs.chart = Some(dir.join("chart.png"));
+    }
+    let analysed = analysed_element.static_pad("src").ok_or("the last analysis element has no src pad")?;
+    Ok(Built { pipeline, uri, live, analysed, drops, outputs })
+}
+
+/// The source part: frames come out of the returned element's src pad.
+fn source(
+    pipeline: &gst::Pipeline,
+    uri: &str,
+    live: bool,
+    live_scheme: bool,
+    config: &Config,
+) -> Result<(gst::Element, Drops), String> {
+    let add = |e: &gst::Element| pipeline.add(e).map_err(|e| e.to_string());
+    // trafficsrc reconnects network and device sources; a file forced live (to rehearse a
+    // camera) gets the leaky queue alone.
+    let use_trafficsrc = live && live_scheme && gst::ElementFactory::find("trafficsrc").is_some();
+    tracing::debug!(live, source = if use_trafficsrc { "trafficsrc" } else { "uridecodebin" }, "source element");
+    if use_trafficsrc {
+        let src = configured("trafficsrc", "source", &config.source.properties)?;
+        set(&src, "uri", uri)?;
+        add(&src)?;
+        return Ok((src.clone(), Drops::Source(src)));
+    }
+    if !config.source.properties.is_empty() {
+        tracing::warn!("[source] properties are for trafficsrc, which is not used here: ignored");
+    }
+    let decode = make("uridecodebin")?;
+    decode.set_property("uri", uri);
+    decode.set_property("caps", gst::Caps::builder("video/x-raw").any_features().build());
+    decode.set_property("expose-all-streams", false);
+    let queue = make("queue")?;
+    let drops = if live {
+        queue.set_property_from_str("leaky", "downstream");
+        queue.set_property("max-size-buffers", config.source.queue_size.unwrap_or(DEFAULT_LIVE_QUEUE).max(1));
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-time", 0u64);
+        count_drops(&queue)
+    } else {
+        Drops::None
+    };
+    add(&decode)?;
+    add(&queue)?;
+    link_video_pads(&decode, &queue);
+    Ok((queue, drops))
+}
+
+/// Encoder, muxer and file: H.264 4:2:0 in MP4, which every player reads.
+fn mp4_branch(path: &Path, speed_preset: &str, live: bool) -> Result<Vec<gst::Element>, String> {
+    let convert = make("videoconvert")?;
+    let raw = make("capsfilter")?;
+    raw.set_property(
+        "caps",
+        gst::Caps::builder("video/x-raw").field("format", gst::List::new(["I420", "NV12"])).build(),
+    );
+    let encoder = make("x264enc")?;
+    props::set(&encoder, "speed-preset", &speed_preset.into()).map_err(|e| format!("[output] speed-preset: {e}"))?;
+    let mux = make("mp4mux")?;
+    if live {
+        encoder.set_property_from_str("tune", "zerolatency");
+        mux.set_property("fragment-duration", LIVE_FRAGMENT_MS);
+    }
+    let sink = make("filesink")?;
+    sink.set_property("location", path.to_string_lossy().as_ref());
+    sink.set_property("sync", false);
+    Ok(vec![make("queue")?, convert, raw, encoder, mux, sink])
+}
+
+fn attach_branch(pipeline: &gst::Pipeline, tee: &gst::Element, branch: &[gst::Element]) -> Result<(), String> {
+    pipeline.add_many(branch).map_err(|e| e.to_string())?;
+    gst::Element::link_many(branch).map_err(|e| format!("cannot link an output branch: {e}"))?;
+    tee.link(&branch[0]).map_err(|e| format!("cannot link an output branch: {e}"))
+}
+
+/// Links `uridecodebin`'s video pad, when it appears, to `queue`.
+fn link_video_pads(decode: &gst::Element, queue: &gst::Element) {
+    let queue = queue.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let is_video = pad
+            .current_caps()
+            .or_else(|| Some(pad.query_caps(None)))
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        let Some(sink) = queue.upgrade().and_then(|q| q.static_pad("sink")) else { return };
+        if !is_video || sink.is_linked() {
+            return;
+        }
+        if let Err(e) = pad.link(&sink) {
+            tracing::error!("cannot link the decoded video: {e:?}");
+        }
+    });
+}
+
+/// Counts the buffers in and out of the leaky queue.
+fn count_drops(queue: &gst::Element) -> Drops {
+    let (entered, left) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    for (pad, counter) in [("sink", entered.clone()), ("src", left.clone())] {
+        if let Some(pad) = queue.static_pad(pad) {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        }
+    }
+    Drops::Queue { queue: queue.clone(), entered, left }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_become_uris() {
+        gst::init().unwrap();
+        assert_eq!(input_uri("rtsp://cam:554/stream").unwrap(), "rtsp://cam:554/stream");
+        assert_eq!(input_uri("/dev/video0").unwrap(), "v4l2:///dev/video0");
+        assert!(input_uri("/nonexistent/video.mp4").unwrap_err().contains("no such file"));
+        assert!(input_uri("file:///nonexistent/video.mp4").unwrap_err().contains("no such file"));
+        let here = input_uri("Cargo.toml").unwrap();
+        assert!(here.starts_with("file:///") && here.ends_with("/traffic-monitor/Cargo.toml"), "{here}");
+    }
+
+    #[test]
+    fn live_is_told_from_the_scheme() {
+        assert!(
+            is_live_scheme("rtsp://cam/1") && is_live_scheme("RTSP://cam/1") && is_live_scheme("v4l2:///dev/video0")
+        );
+        assert!(!is_live_scheme("file:///a.mp4") && !is_live_scheme("https://host/a.mp4"));
+    }
+}
