@@ -124,6 +124,7 @@ mod tests {
                 totals: vec![total("car", "down", 7), total("truck", "down", 1), total("car", "up", 2)],
             }],
             crossings: vec![],
+            zones: vec![],
         };
         let l = &lines(&counts)[0];
         assert_eq!(l.totals, BTreeMap::from([("down".into(), 8), ("up".into(), 2)]));

@@ -117,11 +117,32 @@ pub struct Crossing {
     pub plate: Option<String>,
 }
 
+/// An object inside a zone now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneOccupant {
+    pub track_id: u64,
+    pub class: String,
+    /// Seconds since it entered.
+    pub dwell: f64,
+}
+
+/// A zone on this frame: its polygon, who is inside, and the entries so far per class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneState {
+    pub name: String,
+    /// Corners in frame pixels.
+    pub points: Vec<(f64, f64)>,
+    pub occupants: Vec<ZoneOccupant>,
+    /// (class, entries), sorted by class.
+    pub entries: Vec<(String, u64)>,
+}
+
 /// Everything a counter knows on one frame.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Counts {
     pub lines: Vec<LineTotals>,
     pub crossings: Vec<Crossing>,
+    pub zones: Vec<ZoneState>,
 }
 
 fn array(items: impl Iterator<Item = gst::Structure>) -> gst::Array {
@@ -161,7 +182,34 @@ pub fn counts_structure(counts: &Counts) -> gst::Structure {
             .field("plate", c.plate.as_deref().unwrap_or(""))
             .build()
     }));
-    gst::Structure::builder(COUNTS_STRUCTURE).field("lines", lines).field("crossings", crossings).build()
+    let zones = array(counts.zones.iter().map(|z| {
+        let points = gst::Array::new(z.points.iter().flat_map(|&(x, y)| [x.to_send_value(), y.to_send_value()]));
+        gst::Structure::builder("zone")
+            .field("name", z.name.as_str())
+            .field("points", points)
+            .field(
+                "occupants",
+                array(z.occupants.iter().map(|o| {
+                    gst::Structure::builder("occupant")
+                        .field("track_id", o.track_id)
+                        .field("class", o.class.as_str())
+                        .field("dwell", o.dwell)
+                        .build()
+                })),
+            )
+            .field(
+                "entries",
+                array(z.entries.iter().map(|(class, count)| {
+                    gst::Structure::builder("entry").field("class", class.as_str()).field("count", *count).build()
+                })),
+            )
+            .build()
+    }));
+    gst::Structure::builder(COUNTS_STRUCTURE)
+        .field("lines", lines)
+        .field("crossings", crossings)
+        .field("zones", zones)
+        .build()
 }
 
 /// Attaches (or replaces) the counts of this frame.
@@ -215,7 +263,32 @@ pub fn read_counts(s: &gst::StructureRef) -> Counts {
             plate: Some(text(&c, "plate")).filter(|p| !p.is_empty()),
         })
         .collect();
-    Counts { lines, crossings }
+    let zones = structures(s, "zones")
+        .into_iter()
+        .map(|z| {
+            let coords: Vec<f64> = z
+                .get::<gst::Array>("points")
+                .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).collect())
+                .unwrap_or_default();
+            ZoneState {
+                name: text(&z, "name"),
+                points: coords.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+                occupants: structures(&z, "occupants")
+                    .into_iter()
+                    .map(|o| ZoneOccupant {
+                        track_id: o.get::<u64>("track_id").unwrap_or(0),
+                        class: text(&o, "class"),
+                        dwell: num(&o, "dwell"),
+                    })
+                    .collect(),
+                entries: structures(&z, "entries")
+                    .into_iter()
+                    .map(|e| (text(&e, "class"), e.get::<u64>("count").unwrap_or(0)))
+                    .collect(),
+            }
+        })
+        .collect();
+    Counts { lines, crossings, zones }
 }
 
 #[cfg(test)]
@@ -255,6 +328,12 @@ mod tests {
                 track_id: 42,
                 class: "car".into(),
                 plate: Some("AB123".into()),
+            }],
+            zones: vec![ZoneState {
+                name: "lot".into(),
+                points: vec![(10.0, 10.0), (200.0, 10.0), (200.0, 150.5)],
+                occupants: vec![ZoneOccupant { track_id: 7, class: "car".into(), dwell: 12.5 }],
+                entries: vec![("car".into(), 3), ("truck".into(), 1)],
             }],
         };
         let mut buffer = gst::Buffer::new();

@@ -22,6 +22,7 @@ pub use messages::{
 };
 pub use frame::{
     counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals,
+    ZoneOccupant, ZoneState,
 };
 
 use gst::glib::translate::ToGlibPtr;

@@ -110,7 +110,7 @@ mod tests {
             out_name: "up".into(),
             totals: vec![ClassTotal { class: "car".into(), direction: "down".into(), count: 8 }],
         };
-        let summary = Summary { counts: Counts { lines: vec![line], crossings: vec![] }, frames: 905 };
+        let summary = Summary { counts: Counts { lines: vec![line], ..Counts::default() }, frames: 905 };
         let s = summary_structure(&summary);
         assert_eq!(s.name(), SUMMARY_MESSAGE);
         assert_eq!(read_summary(&s), Some(summary));

@@ -16,6 +16,7 @@ pub mod plate_vote;
 pub mod runtime;
 pub mod tracker;
 pub mod yolo;
+pub mod zones;
 
 pub use detection::{nms, BBox, Detection};
 pub use detector::{ClassFilter, DetectorConfig, StageTimes, YoloDetector};

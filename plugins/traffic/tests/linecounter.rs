@@ -84,9 +84,44 @@ fn malformed_lines_fail_at_start_with_the_reason() {
     for (props, needle) in [
         ("lines=road:0,0.5,1", "four coordinates"),
         ("", "no counting line"),
+        ("zones=lot:0,0,1,1", "at least three corners"),
         ("config=/nonexistent/lines.toml", "/nonexistent/lines.toml"),
     ] {
         let err = run_to_eos(&format!("videotestsrc num-buffers=1 ! linecounter {props} ! fakesink")).expect_err(props);
         assert!(err.contains(needle), "{props}: {err}");
     }
+}
+
+#[test]
+fn a_zone_reports_who_is_inside_for_how_long_without_any_line() {
+    // The lower half of the frame; no counting line at all.
+    let mut h = harness("zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=2");
+    let mut zone = None;
+    for _ in 0..10 {
+        let out = h.push_and_pull(frame(5, "car", 250.0, false)).unwrap();
+        zone = traffic_meta::counts(&out).expect("counts on every frame").zones.first().cloned();
+    }
+    let zone = zone.expect("the zone");
+    assert_eq!(zone.name, "lot");
+    assert_eq!(zone.points[2], (640.0, 360.0), "fractions resolved to pixels");
+    assert_eq!(zone.occupants.len(), 1);
+    assert_eq!((zone.occupants[0].track_id, zone.occupants[0].class.as_str()), (5, "car"));
+    // Entered on its second frame inside (frame 2 of 10 at 25 fps, no PTS): 8 frames ago.
+    assert!((zone.occupants[0].dwell - 8.0 / 25.0).abs() < 1e-9, "{zone:?}");
+    assert_eq!(zone.entries, vec![("car".to_string(), 1)]);
+    // Predicted boxes and frames without the track keep it inside; driving out empties the
+    // zone after min-frames.
+    h.push_and_pull(frame(5, "car", 250.0, true)).unwrap();
+    for _ in 0..5 {
+        h.push_and_pull(gst::Buffer::with_size(640 * 360 * 3 / 2).unwrap()).unwrap();
+    }
+    let out = h.push_and_pull(frame(5, "car", 250.0, false)).unwrap();
+    assert_eq!(traffic_meta::counts(&out).unwrap().zones[0].occupants.len(), 1, "hidden is not gone");
+    for _ in 0..2 {
+        h.push_and_pull(frame(5, "car", 100.0, false)).unwrap();
+    }
+    let out = h.push_and_pull(frame(5, "car", 100.0, false)).unwrap();
+    let zone = traffic_meta::counts(&out).unwrap().zones[0].clone();
+    assert!(zone.occupants.is_empty(), "{zone:?}");
+    assert_eq!(zone.entries, vec![("car".to_string(), 1)], "entries are kept");
 }

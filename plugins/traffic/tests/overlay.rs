@@ -83,6 +83,7 @@ fn counts(width: f64, y: f64, crossed: bool) -> Counts {
         } else {
             vec![]
         },
+        zones: vec![],
     }
 }
 
@@ -221,6 +222,35 @@ fn plates_lines_and_counts_are_drawn() {
     assert!(changed(0, 100, 299, 302), "the counting line");
     assert!(changed(5, 60, 5, 40), "the counts panel");
     assert!(!changed(305, 495, 105, 160), "no box: inside the car untouched");
+}
+
+#[test]
+fn zones_are_outlined_with_their_occupancy() {
+    let info = info(VideoFormat::Rgbx, 640, 360);
+    let zone = traffic_meta::ZoneState {
+        name: "lot".into(),
+        points: vec![(100.0, 100.0), (400.0, 100.0), (400.0, 300.0), (100.0, 300.0)],
+        occupants: vec![traffic_meta::ZoneOccupant { track_id: 3, class: "car".into(), dwell: 42.0 }],
+        entries: vec![("car".into(), 1)],
+    };
+    let frame_with_zone = |i| {
+        let mut buffer = blank(&info, i);
+        let counts = Counts { zones: vec![zone.clone()], ..Counts::default() };
+        traffic_meta::set_counts(buffer.get_mut().unwrap(), &counts);
+        buffer
+    };
+    let mut h = harness(&info, &[off("show-fps"), off("show-counts")]);
+    let (before, after) = through(&mut h, frame_with_zone(0));
+    let changed = |x0: u32, x1: u32, y0: u32, y1: u32| {
+        (y0..y1).any(|y| (x0..x1).any(|x| pixel(&info, &before, x, y) != pixel(&info, &after, x, y)))
+    };
+    assert!(changed(150, 350, 298, 302), "bottom edge");
+    assert!(changed(398, 402, 150, 250), "right edge");
+    assert!(changed(150, 350, 60, 99) || changed(150, 350, 101, 140), "the label by the first edge");
+    assert!(!changed(150, 350, 160, 240), "the inside stays clear");
+    let mut h = harness(&info, &[off("show-fps"), off("show-counts"), off("show-lines")]);
+    let (before, after) = through(&mut h, frame_with_zone(1));
+    assert!(before == after, "show-lines=false hides the zones");
 }
 
 #[test]

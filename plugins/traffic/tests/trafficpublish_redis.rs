@@ -339,6 +339,7 @@ fn run_crossings(url: &str, spool: &Path, frames: u64, props: &str) -> gst::Stru
                     class: "car".into(),
                     plate: None,
                 }],
+                zones: vec![],
             };
             traffic_meta::set_counts(b, &counts);
         }

@@ -6,8 +6,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals};
+use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneOccupant, ZoneState};
 use traffic_vision::counting::{Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
+use traffic_vision::zones::{ZoneCounter, ZoneSpec};
 use traffic_vision::BBox;
 
 use super::config;
@@ -57,6 +58,7 @@ const PLATE_MEMORY_FRAMES: u64 = 300;
 #[derive(Clone, Debug, Default)]
 struct Settings {
     lines: String,
+    zones: String,
     config: String,
     anchor: AnchorChoice,
     min_frames: Option<u32>,
@@ -64,10 +66,13 @@ struct Settings {
 
 struct State {
     counter: Counter,
+    zones: ZoneCounter,
     info: gst_video::VideoInfo,
     /// Latest plate text per track, for crossing events on frames without a plate read.
     plates: HashMap<u64, (String, u64)>,
     frame: u64,
+    /// Stream time of the latest frame, seconds (zone dwell times).
+    now: f64,
 }
 
 #[derive(Default)]
@@ -77,16 +82,17 @@ pub struct LineCounter {
 }
 
 impl LineCounter {
-    /// Lines, anchor and hysteresis from the properties or the config file, for a frame size.
-    fn build_counter(&self, width: u32, height: u32) -> Result<Counter, String> {
+    /// Lines, zones, anchor and hysteresis from the properties or the config file, for a frame size.
+    fn build_counter(&self, width: u32, height: u32) -> Result<(Counter, ZoneCounter), String> {
         let s = lock(&self.settings).clone();
+        let zone_specs = ZoneSpec::parse_list(&s.zones).map_err(|e| e.to_string())?;
         let (specs, file_min_frames, file_anchor) = if !s.config.is_empty() {
             let c = config::load(&s.config)?;
             (c.lines, c.min_frames, c.anchor)
-        } else if !s.lines.is_empty() {
+        } else if !s.lines.is_empty() || !zone_specs.is_empty() {
             (LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?, None, None)
         } else {
-            return Err("no counting line: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...) or 'config'".into());
+            return Err("no counting line or zone: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...), 'zones' or 'config'".into());
         };
         let anchor = match file_anchor {
             Some(nick) => AnchorChoice::from_nick(&nick)
@@ -101,19 +107,55 @@ impl LineCounter {
             })
             .collect();
         let min_frames = s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES);
-        Ok(Counter::new(lines, anchor.anchor(), min_frames))
+        let zones = zone_specs.iter().map(|z| z.in_pixels(width, height)).collect();
+        Ok((Counter::new(lines, anchor.anchor(), min_frames), ZoneCounter::new(zones, anchor.anchor(), min_frames)))
     }
 
     fn reset(&self) {
         if let Some(state) = lock(&self.state).as_mut() {
             state.counter.reset();
+            state.zones.reset();
             gst::info!(CAT, imp = self, "counters reset");
         }
     }
 }
 
+/// A tracked object's box as the counters see it (None for an untracked one).
+fn observation(o: &traffic_meta::Object) -> Option<TrackObservation> {
+    let t = o.track.as_ref()?;
+    let b = &o.bbox;
+    Some(TrackObservation {
+        track_id: t.id,
+        bbox: BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32),
+        class: t.label.clone(),
+    })
+}
+
+/// Each zone's occupants at stream time `now` and its entries so far, in metadata form.
+fn zones_of(zones: &ZoneCounter, now: f64) -> Vec<ZoneState> {
+    zones
+        .zones()
+        .iter()
+        .enumerate()
+        .map(|(i, zone)| {
+            let mut entries: Vec<(String, u64)> = zones.entries(i).iter().map(|(c, n)| (c.clone(), *n)).collect();
+            entries.sort();
+            ZoneState {
+                name: zone.name.clone(),
+                points: zone.polygon.clone(),
+                occupants: zones
+                    .occupants(i, now)
+                    .into_iter()
+                    .map(|o| ZoneOccupant { track_id: o.track_id, class: o.class, dwell: o.dwell })
+                    .collect(),
+                entries,
+            }
+        })
+        .collect()
+}
+
 /// The counter's totals (and this frame's crossings) in metadata form.
-fn counts_of(counter: &Counter, crossings: Vec<Crossing>) -> Counts {
+fn counts_of(counter: &Counter, crossings: Vec<Crossing>, zones: Vec<ZoneState>) -> Counts {
     let lines = counter
         .lines()
         .iter()
@@ -138,7 +180,7 @@ fn counts_of(counter: &Counter, crossings: Vec<Crossing>) -> Counts {
             }
         })
         .collect();
-    Counts { lines, crossings }
+    Counts { lines, crossings, zones }
 }
 
 #[glib::object_subclass]
@@ -155,6 +197,11 @@ impl ObjectImpl for LineCounter {
                 glib::ParamSpecString::builder("lines")
                     .nick("Lines")
                     .blurb("Counting lines 'name:x1,y1,x2,y2[:in/out];...': coordinates all within 0..1 are fractions of the frame, else pixels. 'in' is a crossing towards the side that (end - start) turned 90 degrees clockwise on screen points to: a line drawn left to right counts downward motion as 'in'")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("zones")
+                    .nick("Zones")
+                    .blurb("Polygon zones 'name:x1,y1,x2,y2,x3,y3[,...];...' (fractions of the frame when all coordinates are within 0..1, else pixels): occupancy per class, dwell time and entries of the tracks whose anchor is inside, with the same min-frames hysteresis")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("config")
@@ -199,6 +246,7 @@ impl ObjectImpl for LineCounter {
         let mut s = lock(&self.settings);
         match pspec.name() {
             "lines" => s.lines = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "zones" => s.zones = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
             "config" => s.config = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
             "anchor" => s.anchor = value.get().unwrap_or(s.anchor),
             "min-frames" => s.min_frames = value.get().ok(),
@@ -210,6 +258,7 @@ impl ObjectImpl for LineCounter {
         let s = lock(&self.settings);
         match pspec.name() {
             "lines" => s.lines.to_value(),
+            "zones" => s.zones.to_value(),
             "config" => s.config.to_value(),
             "anchor" => s.anchor.to_value(),
             "min-frames" => s.min_frames.unwrap_or(DEFAULT_MIN_FRAMES).to_value(),
@@ -268,15 +317,17 @@ impl BaseTransformImpl for LineCounter {
             return Ok(());
         }
         // Lines given in fractions move with the frame size.
-        let counter = self.build_counter(info.width(), info.height()).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let (counter, zones) =
+            self.build_counter(info.width(), info.height()).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         match guard.as_mut() {
             // A new size mid-stream (a camera back at another resolution): the totals go on.
             Some(state) => {
                 gst::info!(CAT, imp = self, "frame size changed to {}x{}: lines moved, totals kept", info.width(), info.height());
                 state.counter.relocate(counter.lines().to_vec());
+                state.zones.relocate(zones.zones().to_vec());
                 state.info = info;
             }
-            None => *guard = Some(State { counter, info, plates: HashMap::new(), frame: 0 }),
+            None => *guard = Some(State { counter, zones, info, plates: HashMap::new(), frame: 0, now: 0.0 }),
         }
         Ok(())
     }
@@ -284,10 +335,10 @@ impl BaseTransformImpl for LineCounter {
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
             let summary = match lock(&self.state).as_ref() {
-                Some(s) => Some((counts_of(&s.counter, Vec::new()), s.frame)),
+                Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now)), s.frame)),
                 // EOS before any caps (an empty stream): zero totals, and the lines at a 0x0
                 // frame since no size is known; start() checked that they parse.
-                None => self.build_counter(0, 0).ok().map(|c| (counts_of(&c, Vec::new()), 0)),
+                None => self.build_counter(0, 0).ok().map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0)), 0)),
             };
             if let Some((counts, frames)) = summary {
                 let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
@@ -312,20 +363,23 @@ impl BaseTransformImpl for LineCounter {
             }
         }
         state.plates.retain(|_, (_, seen)| frame - *seen <= PLATE_MEMORY_FRAMES);
-        // Only confirmed tracks on a real detection count; predicted boxes never do.
+        // Only confirmed tracks on a real detection count; predicted boxes never do. Presence in
+        // a zone also holds through the tracker's predicted boxes (a parked car hidden for a
+        // moment is still there).
+        let present: Vec<TrackObservation> = objects.iter().filter_map(observation).collect();
         let observations: Vec<TrackObservation> = objects
             .iter()
-            .filter_map(|o| {
-                let t = o.track.as_ref().filter(|t| !t.predicted)?;
-                let b = &o.bbox;
-                Some(TrackObservation {
-                    track_id: t.id,
-                    bbox: BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32),
-                    class: t.label.clone(),
-                })
-            })
+            .filter(|o| o.track.as_ref().is_some_and(|t| !t.predicted))
+            .filter_map(observation)
             .collect();
         let events = state.counter.update(&observations);
+        let fps = state.info.fps();
+        state.now = match buf.pts() {
+            Some(pts) => pts.nseconds() as f64 / 1e9,
+            None if fps.numer() > 0 => frame as f64 * fps.denom() as f64 / fps.numer() as f64,
+            None => frame as f64,
+        };
+        state.zones.update(state.now, &present);
         let crossings: Vec<Crossing> = events
             .iter()
             .map(|e| {
@@ -339,7 +393,7 @@ impl BaseTransformImpl for LineCounter {
                 }
             })
             .collect();
-        let counts = counts_of(&state.counter, crossings);
+        let counts = counts_of(&state.counter, crossings, zones_of(&state.zones, state.now));
         let pts = buf.pts();
         let running_time = self
             .obj()

@@ -135,7 +135,7 @@ impl ObjectImpl for Overlay {
                     .mutable_playing()
                     .build(),
                 switch("show-plates", "Show plates", "Write each vehicle's plate text (the track's voted text when known, else this frame's read) under its box, and outline the plate", d.show_plates),
-                switch("show-lines", "Show lines", "Draw the counting lines with their names and per-direction totals", d.show_lines),
+                switch("show-lines", "Show lines", "Draw the counting lines with their names and per-direction totals, and the zones with their occupancy", d.show_lines),
                 switch("show-counts", "Show counts", "Panel in the top-left corner: per line, per class, the totals in each direction", d.show_counts),
                 switch("show-fps", "Show FPS", "Top-right corner: frames per second through this element by the wall clock, and by the stream's running time, over the last second", d.show_fps),
                 glib::ParamSpecDouble::builder("font-scale")
@@ -382,6 +382,24 @@ fn scene(s: &Settings, objects: &[Object], counts: Option<&Counts>, trails: &Tra
                 label: Some(totals),
                 flash: counts.crossings.iter().any(|c| c.line == l.name),
             });
+        }
+        // Zones: the polygon's edges, labelled on the first with the occupancy and the
+        // longest dwell.
+        for z in &counts.zones {
+            let n = z.points.len();
+            for i in 0..n {
+                let (a, b) = (z.points[i], z.points[(i + 1) % n]);
+                let label = (i == 0).then(|| match z.occupants.first() {
+                    Some(longest) => format!("{}  {} inside \u{b7} {:.0} s", z.name, z.occupants.len(), longest.dwell),
+                    None => format!("{}  empty", z.name),
+                });
+                scene.lines.push(CountLine {
+                    start: (a.0 as f32, a.1 as f32),
+                    end: (b.0 as f32, b.1 as f32),
+                    label,
+                    flash: false,
+                });
+            }
         }
     }
     if s.show_counts {

@@ -187,6 +187,7 @@ mod tests {
                 totals: vec![ClassTotal { class: "car".into(), direction: "down".into(), count: down }],
             }],
             crossings,
+            zones: vec![],
         }
     }
 

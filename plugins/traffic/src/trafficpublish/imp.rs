@@ -193,8 +193,30 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Crossings of this frame, and the running totals after them: `{line: {class: {direction: n}}}`.
+/// Zones on every frame (`{zone: {occupancy: {class: n}, occupants: [...], entries: {class: n}}}`);
+/// crossings of this frame, and the running totals after them: `{line: {class: {direction: n}}}`.
 fn counts_json(counts: &Counts, m: &mut Map<String, Value>) {
+    if !counts.zones.is_empty() {
+        let zones: Map<String, Value> = counts
+            .zones
+            .iter()
+            .map(|z| {
+                let mut occupancy = Map::new();
+                for o in &z.occupants {
+                    let n = occupancy.entry(o.class.clone()).or_insert(Value::from(0u64));
+                    *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+                }
+                let occupants: Vec<Value> = z
+                    .occupants
+                    .iter()
+                    .map(|o| json!({"track_id": o.track_id, "class": o.class, "dwell": round3(o.dwell)}))
+                    .collect();
+                let entries: Map<String, Value> = z.entries.iter().map(|(c, n)| (c.clone(), Value::from(*n))).collect();
+                (z.name.clone(), json!({"occupancy": occupancy, "occupants": occupants, "entries": entries}))
+            })
+            .collect();
+        m.insert("zones".into(), Value::Object(zones));
+    }
     if counts.crossings.is_empty() {
         return;
     }
@@ -247,7 +269,7 @@ impl ObjectImpl for TrafficPublish {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
-                    .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line")
+                    .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line; zones (occupancy, occupants with dwell seconds, entries) on every frame when linecounter has zones")
                     .default_value(Some(STDOUT))
                     .mutable_ready()
                     .build(),
@@ -576,8 +598,20 @@ mod tests {
                 class: "car".into(),
                 plate: None,
             }],
+            zones: vec![traffic_meta::ZoneState {
+                name: "lot".into(),
+                points: vec![(0.0, 0.0), (50.0, 0.0), (50.0, 50.0)],
+                occupants: vec![
+                    traffic_meta::ZoneOccupant { track_id: 4, class: "car".into(), dwell: 12.3456 },
+                    traffic_meta::ZoneOccupant { track_id: 9, class: "car".into(), dwell: 1.0 },
+                ],
+                entries: vec![("car".into(), 5)],
+            }],
         };
         let v = frame_json(3, Some(gst::ClockTime::from_mseconds(40)), size, &[car, plate], Some(&counts));
+        assert_eq!(v["zones"]["lot"]["occupancy"]["car"], 2);
+        assert_eq!(v["zones"]["lot"]["occupants"][0], json!({"track_id": 4, "class": "car", "dwell": 12.346}));
+        assert_eq!(v["zones"]["lot"]["entries"]["car"], 5);
         assert_eq!(v["crossings"][0]["track_id"], 4);
         assert_eq!(v["totals"]["road"]["car"]["down"], 2);
         assert_eq!(v["frame"], 3);
