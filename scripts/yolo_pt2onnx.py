@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert an Ultralytics YOLO detection checkpoint (.pt) to ONNX without PyTorch.
+"""Convert an Ultralytics YOLO detection (or segmentation) checkpoint (.pt) to ONNX without PyTorch.
 
     python scripts/yolo_pt2onnx.py IN.pt OUT.onnx [--imgsz 640] [--opset 17]
 
@@ -8,6 +8,10 @@ Set SOURCE_DATE_EPOCH for a reproducible output file (it fixes the `date` metada
 YOLO-World v2 checkpoints (WorldModel) convert too, with the class vocabulary they were saved
 with (`txt_feats`, e.g. the 80 COCO names): the text embeddings become constants of the graph,
 so the output layout is the same as a closed-set model's.
+
+Segmentation checkpoints (SegmentationModel, YOLOv8-seg) convert to their detection part only:
+the Segment head's boxes and class scores, in the same layout as a Detect head's; its mask
+coefficients and prototype masks are left out of the graph.
 
 Needs only numpy and onnx. The checkpoint is read with a restricted unpickler
 that never imports or calls anything outside a short allow-list: torch and
@@ -34,6 +38,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 class ConversionError(Exception):
     pass
+
+
+# Model and head classes that convert; a Segment(26) head is a Detect head plus mask branches.
+MODEL_CLASSES = ("DetectionModel", "WorldModel", "SegmentationModel")
+HEAD_CLASSES = ("Detect", "WorldDetect", "Segment", "Segment26")
 
 
 # ---------------------------------------------------------------------------
@@ -377,7 +386,7 @@ def run_module(g, x, m):
     fn = MODULES.get(m.cls)
     if fn is None:
         raise ConversionError(f"unsupported layer class {m.qualname} (supported: "
-                              f"{', '.join(sorted(MODULES))}, Concat, Detect)")
+                              f"{', '.join(sorted(MODULES))}, Concat, {', '.join(HEAD_CLASSES)})")
     return fn(g, x, m)
 
 
@@ -426,7 +435,8 @@ def world_scores(g, feat, m, i):
 
 
 def detect(g, feats, m):
-    """Detect head: per-level box/cls convs, DFL, anchor decoding to xywh pixels."""
+    """Detect head: per-level box/cls convs, DFL, anchor decoding to xywh pixels.
+    A Segment head's own branches (cv4 mask coefficients, proto) are never visited."""
     # NMS-free heads (YOLOv10/YOLO26 end2end) emit top-k boxes, not the [1,4+nc,N] layout;
     # older releases store `end2end`, 8.4 stores `_end2end`, and fusion may drop cv2.
     mods = m.__dict__["_modules"]
@@ -465,8 +475,9 @@ def detect(g, feats, m):
 def build_graph(model):
     """Walk model.model like DetectionModel.forward: layer.f picks inputs (-1 = previous)."""
     layers = model.model.children()
-    if layers[-1].cls not in ("Detect", "WorldDetect"):
-        raise ConversionError(f"last layer is {layers[-1].qualname}, not Detect")
+    if layers[-1].cls not in HEAD_CLASSES:
+        raise ConversionError(f"last layer is {layers[-1].qualname}, not one of {', '.join(HEAD_CLASSES)}"
+                              " (pose, oriented-box and classification heads are not supported)")
     g = GraphBuilder()
     # YOLO-World: the class vocabulary is the text embedding saved with the model.
     g.text = np.asarray(model.txt_feats, np.float64).reshape(-1, np.shape(model.txt_feats)[-1]) \
@@ -480,7 +491,7 @@ def build_graph(model):
         try:
             if layer.cls == "Concat":
                 x = concat(g, src, axis=int(layer.d))
-            elif layer.cls in ("Detect", "WorldDetect"):
+            elif layer.cls in HEAD_CLASSES:
                 x = detect(g, src, layer)
             else:
                 x = run_module(g, src, layer)
@@ -547,8 +558,8 @@ def convert(src, dst, imgsz, opset):
     model = ckpt.get("model") or ckpt.get("ema")
     if not isinstance(model, Stub) or "_modules" not in model.__dict__:
         raise ConversionError(f"{src}: no 'model' or 'ema' module in checkpoint")
-    if model.cls not in ("DetectionModel", "WorldModel"):
-        raise ConversionError(f"{src}: {model.qualname} is not a DetectionModel")
+    if model.cls not in MODEL_CLASSES:
+        raise ConversionError(f"{src}: {model.qualname} is not one of {', '.join(MODEL_CLASSES)}")
     g = build_graph(model)
     onnx_model, nc = make_model(src, ckpt, model, g, imgsz, opset)
     onnx.checker.check_model(onnx_model, full_check=True)
@@ -558,7 +569,7 @@ def convert(src, dst, imgsz, opset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("src", help="Ultralytics YOLO detection checkpoint (.pt)")
+    ap.add_argument("src", help="Ultralytics YOLO detection or segmentation checkpoint (.pt)")
     ap.add_argument("dst", help="output ONNX file")
     ap.add_argument("--imgsz", type=int, default=640, help="nominal size for the imgsz metadata")
     ap.add_argument("--opset", type=int, default=17)
