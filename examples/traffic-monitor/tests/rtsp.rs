@@ -3,46 +3,14 @@
 //! where it was, and stops cleanly on SIGINT with a complete summary.json.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use traffic_test_support::{free_port, repo_root, send_signal, RtspServer};
 
-/// An RTSP server process, up once it printed "ready"; killed when dropped.
-struct Server(Child);
-
-impl Server {
-    fn start(video: &Path, port: u16) -> Server {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(repo_root().join("examples/rtsp/serve.py"))
-            .arg(video)
-            .args(["--port", &port.to_string(), "--mount", "/street"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run examples/rtsp/serve.py with /usr/bin/python3 (make setup installs its packages)");
-        let stdout = child.stdout.take().expect("server stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.starts_with("ready"));
-            let _ = tx.send(ready);
-        });
-        let server = Server(child);
-        assert!(rx.recv_timeout(Duration::from_secs(30)).unwrap_or(false), "serve.py did not become ready");
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+const MOUNT: &str = "/street";
 
 /// Sum of all totals on each frames.jsonl line that carries them (frames with crossings).
 fn totals(events: &Path) -> Vec<u64> {
@@ -72,13 +40,13 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
         eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", video.display());
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    let port = free_port();
     let out = std::env::temp_dir().join(format!("traffic-monitor-rtsp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let server = Server::start(&video, port);
+    let server = RtspServer::serve(&video, port, MOUNT);
 
     let mut app = Command::new(env!("CARGO_BIN_EXE_traffic-monitor"))
-        .arg(format!("rtsp://127.0.0.1:{port}/street"))
+        .arg(format!("rtsp://127.0.0.1:{port}{MOUNT}"))
         .args(["--out", out.to_str().unwrap(), "--lines", "street:0,0.6,1,0.6:down/up", "--interval", "2"])
         .args(["--no-plates", "--no-mp4"])
         .stderr(Stdio::piped())
@@ -97,15 +65,14 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
 
     wait_until(Duration::from_secs(60), "a first count", || totals(&events).last().is_some_and(|&t| t >= 1));
     let before = *totals(&events).last().unwrap();
-    drop(server);
+    server.kill();
     wait_until(Duration::from_secs(15), "the app to log the reconnect", || logged("reconnecting") >= 1);
     std::thread::sleep(Duration::from_secs(2));
-    let _server = Server::start(&video, port);
+    let _server = RtspServer::serve(&video, port, MOUNT);
     wait_until(Duration::from_secs(30), "the app to log the new connection", || logged("state=(string)connected") >= 2);
     wait_until(Duration::from_secs(60), "a count after the reconnect", || totals(&events).last().is_some_and(|&t| t > before));
 
-    let status = Command::new("kill").args(["-INT", &app.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    send_signal(app.id(), "-INT");
     let deadline = Instant::now() + Duration::from_secs(30);
     let exit = loop {
         if let Some(exit) = app.try_wait().unwrap() {

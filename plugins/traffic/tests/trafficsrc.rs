@@ -5,72 +5,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use gst::prelude::*;
+use traffic_test_support::{free_port, RtspServer};
 
 /// The RTSP tests each run an H.264 encoder and a live pipeline: one at a time on small machines.
 static RTSP_TESTS: Mutex<()> = Mutex::new(());
 
 const VIDEO: &str = "videos/ahmetozlu_residential_street.mp4";
 const MOUNT: &str = "/street";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
-}
-
-/// An RTSP server process (examples/rtsp/serve.py), up once it printed "ready".
-struct Server(Child);
-
-impl Server {
-    /// serve.py serving `video` on `port`, looped.
-    fn start(video: &std::path::Path, port: u16) -> Server {
-        let mut serve = Command::new("/usr/bin/python3");
-        serve.arg(repo_root().join("examples/rtsp/serve.py")).arg(video).args(["--port", &port.to_string(), "--mount", MOUNT]);
-        Server::spawn(serve)
-    }
-
-    fn spawn(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{command:?}: {e} (/usr/bin/python3 with GStreamer bindings: make setup)"));
-        let stdout = child.stdout.take().expect("server stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.starts_with("ready"));
-            let _ = tx.send(ready);
-        });
-        let server = Server(child);
-        let ready = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(false);
-        assert!(ready, "{command:?} did not become ready (is gir1.2-gst-rtsp-server-1.0 installed? make setup)");
-        server
-    }
-
-    /// The camera vanishes: no TEARDOWN, no goodbye.
-    fn kill(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    /// The camera freezes: its connections stay open, nothing comes (SIGSTOP), or it thaws.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.0.id().to_string()]).status().expect("kill");
-        assert!(status.success(), "kill {signal}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// What the tail of the pipeline saw, frame by frame.
 #[derive(Default)]
@@ -141,7 +88,7 @@ fn rtsp_camera_restart_reconnects_and_counts_carry_on() {
     let Some(video) = shared_data(VIDEO) else { return };
     let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
-    let server = Server::start(&video, port);
+    let server = RtspServer::serve(&video, port, MOUNT);
 
     let pipeline = gst::parse::launch(&format!(
         "trafficsrc name=src uri=rtsp://127.0.0.1:{port}{MOUNT} retry-initial-ms=200 retry-max-ms=1000 stall-timeout=3000 ! \
@@ -178,7 +125,7 @@ fn rtsp_camera_restart_reconnects_and_counts_carry_on() {
     // A few failed attempts while the camera is away.
     std::thread::sleep(Duration::from_secs(2));
 
-    let _server = Server::start(&video, port);
+    let _server = RtspServer::serve(&video, port, MOUNT);
     let restarted = Instant::now();
     wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| source_state(m).as_deref() == Some("connected"));
     eprintln!("server back; {} ms later trafficsrc connected", restarted.elapsed().as_millis());
@@ -251,7 +198,7 @@ fn slow_consumer_makes_a_live_source_drop_frames_not_fall_behind() {
     let Some(video) = shared_data(VIDEO) else { return };
     let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
-    let _server = Server::start(&video, port);
+    let _server = RtspServer::serve(&video, port, MOUNT);
     // 100 ms per frame against a 24 fps camera: the consumer takes 10 of every 24 frames.
     let pipeline = gst::parse::launch(&format!(
         "trafficsrc name=src uri=rtsp://127.0.0.1:{port}{MOUNT} max-size-buffers=1 ! \
@@ -281,7 +228,6 @@ fn slow_consumer_makes_a_live_source_drop_frames_not_fall_behind() {
     assert!(lag < gst::ClockTime::from_mseconds(1500), "lag {} ms", lag.mseconds());
 }
 
-
 /// A source-only pipeline on the camera at `port`, and the frames its sink sees.
 fn live_source(port: u16, props: &str) -> (gst::Pipeline, Arc<Mutex<Seen>>) {
     let pipeline = gst::parse::launch(&format!(
@@ -301,7 +247,7 @@ fn a_frozen_camera_is_reconnected_by_the_stall_watchdog() {
     let Some(video) = shared_data(VIDEO) else { return };
     let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
-    let server = Server::start(&video, port);
+    let server = RtspServer::serve(&video, port, MOUNT);
     let (pipeline, seen) = live_source(port, "stall-timeout=1500");
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
@@ -332,7 +278,7 @@ fn a_camera_back_with_another_resolution_renegotiates() {
     let (Some(first), Some(second)) = (shared_data(VIDEO), shared_data("videos/intel_car-detection.mp4")) else { return };
     let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
-    let server = Server::start(&first, port);
+    let server = RtspServer::serve(&first, port, MOUNT);
     let (pipeline, seen) = live_source(port, "");
     let sink = pipeline.by_name("sink").unwrap().static_pad("sink").unwrap();
     let width = || sink.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| i.width());
@@ -342,7 +288,7 @@ fn a_camera_back_with_another_resolution_renegotiates() {
     assert_eq!(width(), Some(640));
 
     server.kill();
-    let _server = Server::start(&second, port);
+    let _server = RtspServer::serve(&second, port, MOUNT);
     wait_on_bus(&bus, Duration::from_secs(30), "frames of the other video", |_| width() == Some(768));
     let frames = seen.lock().unwrap().frames;
     wait_on_bus(&bus, Duration::from_secs(10), "frames again", |_| seen.lock().unwrap().frames > frames + 12);
@@ -359,7 +305,7 @@ fn restream_serves_the_annotated_video() {
     let uri = format!("file://{}", video.canonicalize().unwrap().display());
     let mut restream = Command::new(repo_root().join("examples/rtsp/restream.sh"));
     restream.arg(&uri).env("PORT", port.to_string()).env("LINES", "street:0,0.6,1,0.6");
-    let restream = Server::spawn(restream);
+    let restream = RtspServer::spawn(restream);
 
     let pipeline = gst::parse::launch(&format!(
         "uridecodebin uri=rtsp://127.0.0.1:{port}/traffic ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink"

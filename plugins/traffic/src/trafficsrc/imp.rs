@@ -1,4 +1,6 @@
-//! The `trafficsrc` bin: `uridecodebin ! videoconvert ! queue` behind an always src pad.
+//! The `trafficsrc` bin: `uridecodebin ! videoconvert ! queue` behind an always src pad; the
+//! element's properties and state changes. The reconnecting of live sources is in
+//! `supervisor`, what downstream sees of them in `forward`.
 //!
 //! `uridecodebin` (decodebin2), not `uridecodebin3`: on GStreamer 1.22 it is the long-proven
 //! path for `rtspsrc` (as DeepStream's `nvurisrcbin` uses it), it exposes each decoded stream
@@ -6,26 +8,21 @@
 //! switching.
 //!
 //! Live sources (network schemes such as `rtsp://`, or any source that is live at PAUSED) are
-//! supervised, in the spirit of gst-plugins-rs `fallbacksrc`: an error, an end of stream or a
-//! stall (no buffer for `stall-timeout`) retires the decoder, and a supervisor thread builds a
-//! new one after an exponential backoff. The `videoconvert ! queue` tail stays, so downstream
-//! keeps its pads and its state (tracks, counts). The new decoder's stream-start and segment
-//! are held back, flushes never pass, and buffers are re-timestamped to running time, so
-//! downstream sees one continuous stream; new caps (a changed resolution) do pass.
+//! supervised: a lost decoder is replaced while the `videoconvert ! queue` tail stays, so
+//! downstream keeps its pads and its state (tracks, counts) and sees one continuous stream.
 //! Files are not supervised: their errors and EOS pass as from any source.
 
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::backoff::retry_delay;
+use super::supervisor::{State, Supervisor};
 use crate::lock;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("trafficsrc", gst::DebugColorFlags::empty(), Some("Live video source with reconnect"))
 });
 
@@ -34,14 +31,14 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const LIVE_SCHEMES: [&str; 10] = ["rtsp", "rtsps", "rtspt", "rtspu", "rtsph", "rtmp", "rtmps", "srt", "udp", "rtp"];
 
 #[derive(Clone, Debug)]
-struct Settings {
-    uri: Option<String>,
-    latency_ms: u32,
-    retry_initial_ms: u32,
-    retry_max_ms: u32,
-    retry_timeout_ms: u32,
-    stall_timeout_ms: u32,
-    max_size_buffers: u32,
+pub(super) struct Settings {
+    pub(super) uri: Option<String>,
+    pub(super) latency_ms: u32,
+    pub(super) retry_initial_ms: u32,
+    pub(super) retry_max_ms: u32,
+    pub(super) retry_timeout_ms: u32,
+    pub(super) stall_timeout_ms: u32,
+    pub(super) max_size_buffers: u32,
 }
 
 impl Default for Settings {
@@ -58,198 +55,22 @@ impl Default for Settings {
     }
 }
 
-fn millis(ms: u32) -> Duration {
-    Duration::from_millis(ms.into())
-}
-
-/// Where the source stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
-    Idle,
-    /// A decoder is being set up; no buffer from it yet.
-    Connecting,
-    Connected,
-    /// The source was lost; a new decoder comes at `rebuild_at`.
-    Waiting,
-    /// `retry-timeout` ran out; an error was posted.
-    Failed,
-}
-
-impl Link {
-    fn name(self) -> &'static str {
-        match self {
-            Link::Idle => "idle",
-            Link::Connecting => "connecting",
-            Link::Connected => "connected",
-            Link::Waiting => "reconnecting",
-            Link::Failed => "failed",
-        }
-    }
-}
-
-/// A source just lost: what the `traffic-source` message tells.
-struct Lost {
-    attempt: u32,
-    delay: Duration,
-    reason: String,
-}
-
-struct State {
-    settings: Settings,
-    live: bool,
-    playing: bool,
-    /// An EOS was sent to the element: the stream is ending, nothing is rebuilt.
-    eos: bool,
-    /// The supervisor thread should exit.
-    stop: bool,
-    link: Link,
-    decoder: Option<gst::Element>,
-    /// Decoders to take down on the supervisor thread (never on a streaming thread).
-    retired: Vec<gst::Element>,
-    generation: u32,
-    /// Failed attempts since the source was last connected.
-    attempt: u32,
-    ever_connected: bool,
-    /// The last sign of life: a buffer, a new decoder, or the start of PLAYING.
-    activity: Instant,
-    lost_at: Option<Instant>,
-    rebuild_at: Option<Instant>,
-    /// The segment of the current decoder, to turn its timestamps into running time.
-    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
-    sent_stream_start: bool,
-    sent_segment: bool,
-    buffers: u64,
-    dropped: u64,
-    reconnects: u32,
-    last_error: Option<String>,
-}
-
-impl State {
-    fn new(settings: Settings, live: bool) -> Self {
-        State {
-            settings,
-            live,
-            playing: false,
-            eos: false,
-            stop: false,
-            link: Link::Idle,
-            decoder: None,
-            retired: Vec::new(),
-            generation: 0,
-            attempt: 0,
-            ever_connected: false,
-            activity: Instant::now(),
-            lost_at: None,
-            rebuild_at: None,
-            segment: None,
-            sent_stream_start: false,
-            sent_segment: false,
-            buffers: 0,
-            dropped: 0,
-            reconnects: 0,
-            last_error: None,
-        }
-    }
-
-    fn uri(&self) -> &str {
-        self.settings.uri.as_deref().unwrap_or("")
-    }
-
-    /// Retires the decoder of a live source and schedules the next attempt; None where there
-    /// is nothing to rebuild (not live, ending, already waiting, or given up).
-    fn lose(&mut self, reason: &str) -> Option<Lost> {
-        if !self.live || self.eos || self.stop || !matches!(self.link, Link::Connecting | Link::Connected) {
-            return None;
-        }
-        self.retired.extend(self.decoder.take());
-        self.attempt += 1;
-        let now = Instant::now();
-        self.lost_at.get_or_insert(now);
-        let s = &self.settings;
-        let delay = retry_delay(millis(s.retry_initial_ms), millis(s.retry_max_ms), self.attempt);
-        self.rebuild_at = Some(now + delay);
-        self.link = Link::Waiting;
-        self.last_error = Some(reason.to_string());
-        Some(Lost { attempt: self.attempt, delay, reason: reason.to_string() })
-    }
-
-    /// A buffer came: the source is connected. Returns the attempts it took when it was not.
-    fn on_buffer(&mut self) -> Option<u32> {
-        self.buffers += 1;
-        self.activity = Instant::now();
-        if self.link != Link::Connecting {
-            return None;
-        }
-        let attempts = self.attempt;
-        if self.ever_connected {
-            self.reconnects += 1;
-        }
-        self.ever_connected = true;
-        self.link = Link::Connected;
-        self.attempt = 0;
-        self.lost_at = None;
-        Some(attempts)
-    }
-
-    /// When the source has been silent for `stall-timeout` while playing.
-    fn stall_deadline(&self) -> Option<Instant> {
-        let watching = self.live && self.playing && !self.eos && matches!(self.link, Link::Connecting | Link::Connected);
-        (watching && self.settings.stall_timeout_ms > 0).then(|| self.activity + millis(self.settings.stall_timeout_ms))
-    }
-
-    /// When to give up on a lost source.
-    fn give_up_deadline(&self) -> Option<Instant> {
-        let limit = self.settings.retry_timeout_ms;
-        self.lost_at.filter(|_| limit > 0 && self.link != Link::Failed).map(|t| t + millis(limit))
-    }
-
-    fn stats(&self) -> gst::Structure {
-        gst::Structure::builder("traffic-source-stats")
-            .field("uri", self.uri())
-            .field("state", self.link.name())
-            .field("live", self.live)
-            .field("buffers", self.buffers)
-            .field("dropped", self.dropped)
-            .field("reconnects", self.reconnects)
-            .field("attempt", self.attempt)
-            .field("last-error", self.last_error.as_deref().unwrap_or(""))
-            .build()
-    }
-}
-
-/// The state, shared with the supervisor thread, and the bell that wakes it.
-struct Control {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
 /// The permanent tail of the bin.
-struct Chain {
-    convert: gst::Element,
-    queue: gst::Element,
+pub(super) struct Chain {
+    pub(super) convert: gst::Element,
+    pub(super) queue: gst::Element,
 }
 
+#[derive(Default)]
 pub struct TrafficSrc {
     settings: Mutex<Settings>,
-    control: Arc<Control>,
-    chain: OnceLock<Chain>,
-    supervisor: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Default for TrafficSrc {
-    fn default() -> Self {
-        TrafficSrc {
-            settings: Mutex::new(Settings::default()),
-            control: Arc::new(Control { state: Mutex::new(State::new(Settings::default(), false)), wake: Condvar::new() }),
-            chain: OnceLock::new(),
-            supervisor: Mutex::new(None),
-        }
-    }
+    pub(super) supervisor: Supervisor,
+    pub(super) chain: OnceLock<Chain>,
 }
 
 impl TrafficSrc {
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.control.state)
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        self.supervisor.state()
     }
 
     fn build_chain(&self) -> Result<Chain, glib::BoolError> {
@@ -271,21 +92,7 @@ impl TrafficSrc {
         obj.add_pad(&ghost)?;
 
         let sink = convert.static_pad("sink").ok_or_else(|| glib::bool_error!("videoconvert without sink pad"))?;
-        let weak = obj.downgrade();
-        sink.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            weak.upgrade().map_or(gst::PadProbeReturn::Ok, |obj| obj.imp().on_decoded(info))
-        });
-        let weak = obj.downgrade();
-        // With leaky=downstream every overrun drops the oldest buffer: one overrun, one drop.
-        queue.connect("overrun", false, move |_| {
-            if let Some(obj) = weak.upgrade() {
-                let mut st = obj.imp().state();
-                if st.live {
-                    st.dropped += 1;
-                }
-            }
-            None
-        });
+        self.forward(&sink, &queue);
         Ok(Chain { convert, queue })
     }
 
@@ -317,289 +124,6 @@ impl TrafficSrc {
             gst::element_imp_error!(self, gst::CoreError::MissingPlugin, ["Cannot create uridecodebin for {}: {}", uri, e]);
             gst::StateChangeError
         })
-    }
-
-    /// A live source never waits for slow inference: the queue drops its oldest frame.
-    /// A file is read at the pace of its consumer: nothing is dropped.
-    fn set_leaky(&self, live: bool) {
-        if let Some(chain) = self.chain.get() {
-            chain.queue.set_property_from_str("leaky", if live { "downstream" } else { "no" });
-        }
-    }
-
-    fn add_decoder(&self, sync_state: bool) -> Result<(), glib::BoolError> {
-        let (uri, latency_ms, generation) = {
-            let mut st = self.state();
-            st.generation += 1;
-            (st.uri().to_string(), st.settings.latency_ms, st.generation)
-        };
-        let decoder =
-            gst::ElementFactory::make("uridecodebin").name(format!("decoder{generation}")).property("uri", &uri).build()?;
-        decoder.connect("source-setup", false, move |args| {
-            if let Some(source) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-                configure_source(&source, latency_ms);
-            }
-            None
-        });
-        let weak = self.obj().downgrade();
-        decoder.connect_pad_added(move |_, pad| {
-            if let Some(obj) = weak.upgrade() {
-                obj.imp().link_decoded(pad);
-            }
-        });
-        self.obj().add(&decoder)?;
-        {
-            let mut st = self.state();
-            st.decoder = Some(decoder.clone());
-            st.link = Link::Connecting;
-            st.activity = Instant::now();
-            st.segment = None;
-        }
-        gst::debug!(CAT, imp = self, "{} reads {}", decoder.name(), uri);
-        if sync_state {
-            decoder.sync_state_with_parent()?;
-        }
-        Ok(())
-    }
-
-    fn link_decoded(&self, pad: &gst::Pad) {
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        if !caps.structure(0).is_some_and(|s| s.name().starts_with("video/")) {
-            gst::debug!(CAT, imp = self, "ignoring non-video stream {caps}");
-            return;
-        }
-        let Some(sink) = self.chain.get().and_then(|c| c.convert.static_pad("sink")) else { return };
-        if sink.is_linked() {
-            gst::debug!(CAT, imp = self, "already reading a video stream; ignoring {}", pad.name());
-            return;
-        }
-        if let Err(e) = pad.link(&sink) {
-            gst::warning!(CAT, imp = self, "cannot link {}: {e:?}", pad.name());
-        }
-    }
-
-    /// Everything the decoder sends, before `videoconvert`.
-    fn on_decoded(&self, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
-        let mut st = self.state();
-        match &mut info.data {
-            Some(gst::PadProbeData::Buffer(buffer)) => {
-                let connected = st.on_buffer();
-                let keep = !st.live || to_running_time(buffer, st.segment.as_ref());
-                let message = connected.map(|attempts| self.source_message(&st, "connected", attempts, None));
-                drop(st);
-                if let Some(m) = message {
-                    gst::info!(CAT, imp = self, "connected to {}", self.state().uri());
-                    let _ = self.obj().post_message(m);
-                }
-                if keep {
-                    gst::PadProbeReturn::Ok
-                } else {
-                    gst::PadProbeReturn::Handled
-                }
-            }
-            Some(gst::PadProbeData::Event(event)) if st.live => {
-                let (ret, replacement, lost) = live_event(&mut st, event);
-                drop(st);
-                if let Some(e) = replacement {
-                    info.data = Some(gst::PadProbeData::Event(e));
-                }
-                if let Some(lost) = lost {
-                    self.announce_loss(lost);
-                }
-                ret
-            }
-            _ => gst::PadProbeReturn::Ok,
-        }
-    }
-
-    fn source_message(&self, st: &State, state: &str, attempt: u32, lost: Option<&Lost>) -> gst::Message {
-        let mut s = gst::Structure::builder("traffic-source")
-            .field("state", state)
-            .field("uri", st.uri())
-            .field("attempt", attempt)
-            .field("reconnects", st.reconnects)
-            .build();
-        if let Some(lost) = lost {
-            s.set("delay-ms", lost.delay.as_millis() as u64);
-            s.set("reason", lost.reason.as_str());
-        }
-        gst::message::Element::builder(s).src(&*self.obj()).build()
-    }
-
-    /// Tells the application, and wakes the supervisor to take the old decoder down.
-    fn announce_loss(&self, lost: Lost) {
-        self.control.wake.notify_one();
-        let message = {
-            let st = self.state();
-            gst::warning!(
-                CAT,
-                imp = self,
-                "lost {} ({}); attempt {} in {} ms",
-                st.uri(),
-                lost.reason,
-                lost.attempt,
-                lost.delay.as_millis()
-            );
-            self.source_message(&st, "reconnecting", lost.attempt, Some(&lost))
-        };
-        let _ = self.obj().post_message(message);
-    }
-
-    fn take_down(&self, decoders: Vec<gst::Element>) {
-        for decoder in decoders {
-            // Removed first, so that whatever it posts while stopping reaches nobody.
-            if let Err(e) = self.obj().remove(&decoder) {
-                gst::warning!(CAT, imp = self, "cannot remove {}: {e}", decoder.name());
-            }
-            let _ = decoder.set_state(gst::State::Null);
-            gst::debug!(CAT, imp = self, "{} taken down", decoder.name());
-        }
-    }
-
-    fn start_supervisor(&self) {
-        let control = self.control.clone();
-        let weak = self.obj().downgrade();
-        let spawned = std::thread::Builder::new().name("trafficsrc-supervisor".into()).spawn(move || supervise(&control, &weak));
-        match spawned {
-            Ok(handle) => *lock(&self.supervisor) = Some(handle),
-            Err(e) => gst::error!(CAT, imp = self, "cannot start the supervisor thread: {e}"),
-        }
-    }
-
-    fn stop_supervisor(&self) {
-        self.state().stop = true;
-        self.control.wake.notify_one();
-        if let Some(handle) = lock(&self.supervisor).take() {
-            let _ = handle.join();
-        }
-    }
-
-    /// Back to READY: every decoder out of the bin.
-    fn take_down_all(&self) {
-        let decoders: Vec<gst::Element> = {
-            let mut st = self.state();
-            let mut all = std::mem::take(&mut st.retired);
-            all.extend(st.decoder.take());
-            st.link = Link::Idle;
-            all
-        };
-        self.take_down(decoders);
-    }
-}
-
-/// rtspsrc (and other jitter-buffered sources) take their buffering in milliseconds.
-fn configure_source(source: &gst::Element, latency_ms: u32) {
-    if source.find_property("latency").is_some_and(|p| p.value_type() == u32::static_type()) {
-        source.set_property("latency", latency_ms);
-    }
-}
-
-/// Sets a buffer's timestamps to running time; false when it falls outside the segment.
-fn to_running_time(buffer: &mut gst::Buffer, segment: Option<&gst::FormattedSegment<gst::ClockTime>>) -> bool {
-    let (Some(segment), Some(pts)) = (segment, buffer.pts()) else { return true };
-    let Some(running) = segment.to_running_time(pts) else { return false };
-    if running != pts {
-        let dts = buffer.dts().and_then(|d| segment.to_running_time(d));
-        let b = buffer.make_mut();
-        b.set_pts(running);
-        b.set_dts(dts);
-    }
-    true
-}
-
-/// A live decoder's event: whether it passes, what replaces it, and whether the source ended.
-fn live_event(st: &mut State, event: &gst::Event) -> (gst::PadProbeReturn, Option<gst::Event>, Option<Lost>) {
-    // Handled, not Drop, for what does not pass: the probe took it and drops it itself
-    // (gstreamer-rs 0.25 hands the C side a NULL for Drop, which it then unrefs).
-    use gst::PadProbeReturn::{Handled, Ok};
-    match event.view() {
-        // One stream for downstream, whatever the number of decoders behind it.
-        gst::EventView::StreamStart(_) if st.sent_stream_start => (Handled, None, None),
-        gst::EventView::StreamStart(_) => {
-            st.sent_stream_start = true;
-            (Ok, None, None)
-        }
-        gst::EventView::Segment(e) => match e.segment().downcast_ref::<gst::ClockTime>() {
-            Some(segment) => {
-                st.segment = Some(segment.clone());
-                if st.sent_segment {
-                    (Handled, None, None)
-                } else {
-                    // Buffers leave in running time, so downstream's segment is the identity.
-                    st.sent_segment = true;
-                    let identity = gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new());
-                    (Ok, Some(identity), None)
-                }
-            }
-            None => (Ok, None, None),
-        },
-        // A flush would make mottracker forget its tracks.
-        gst::EventView::FlushStart(_) | gst::EventView::FlushStop(_) => (Handled, None, None),
-        gst::EventView::Eos(_) if st.eos => (Ok, None, None),
-        gst::EventView::Eos(_) => (Handled, None, st.lose("end of stream")),
-        _ => (Ok, None, None),
-    }
-}
-
-/// The supervisor thread: takes retired decoders down, builds new ones when their backoff
-/// ends, watches for stalls and gives up after `retry-timeout`.
-fn supervise(control: &Control, element: &glib::WeakRef<super::TrafficSrc>) {
-    let mut st = lock(&control.state);
-    loop {
-        if st.stop {
-            return;
-        }
-        let now = Instant::now();
-        if !st.retired.is_empty() {
-            let retired = std::mem::take(&mut st.retired);
-            drop(st);
-            if let Some(obj) = element.upgrade() {
-                obj.imp().take_down(retired);
-            }
-        } else if st.give_up_deadline().is_some_and(|t| now >= t) {
-            st.link = Link::Failed;
-            st.rebuild_at = None;
-            let decoder = st.decoder.take();
-            st.retired.extend(decoder);
-            let text = format!(
-                "Could not connect to {}: gave up after {} attempts in {} ms (retry-timeout); last error: {}",
-                st.uri(),
-                st.attempt,
-                st.settings.retry_timeout_ms,
-                st.last_error.as_deref().unwrap_or("none")
-            );
-            drop(st);
-            if let Some(obj) = element.upgrade() {
-                gst::element_error!(obj, gst::ResourceError::OpenRead, ["{}", text]);
-            }
-        } else if st.link == Link::Waiting && !st.eos && st.rebuild_at.is_some_and(|t| now >= t) {
-            st.rebuild_at = None;
-            let attempt = st.attempt;
-            drop(st);
-            if let Some(obj) = element.upgrade() {
-                gst::info!(CAT, obj = obj, "reconnecting, attempt {attempt}");
-                if let Err(e) = obj.imp().add_decoder(true) {
-                    let lost = obj.imp().state().lose(&format!("cannot start a new decoder: {e}"));
-                    if let Some(lost) = lost {
-                        obj.imp().announce_loss(lost);
-                    }
-                }
-            }
-        } else if st.stall_deadline().is_some_and(|t| now >= t) {
-            let reason = format!("no data for {} ms", st.settings.stall_timeout_ms);
-            let lost = st.lose(&reason);
-            drop(st);
-            if let (Some(obj), Some(lost)) = (element.upgrade(), lost) {
-                obj.imp().announce_loss(lost);
-            }
-        } else {
-            let next = [st.rebuild_at, st.stall_deadline(), st.give_up_deadline()].into_iter().flatten().min();
-            let wait = next.map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
-            let wait = wait.clamp(Duration::from_millis(5), Duration::from_secs(1));
-            st = control.wake.wait_timeout(st, wait).map_or_else(|p| p.into_inner().0, |(g, _)| g);
-            continue;
-        }
-        st = lock(&control.state);
     }
 }
 
@@ -757,7 +281,7 @@ impl ElementImpl for TrafficSrc {
             }
             gst::StateChange::ReadyToPaused => self.start()?,
             gst::StateChange::PlayingToPaused => self.state().playing = false,
-            gst::StateChange::PausedToReady => self.stop_supervisor(),
+            gst::StateChange::PausedToReady => self.supervisor.stop(),
             _ => {}
         }
         let result = self.parent_change_state(transition);
@@ -769,7 +293,7 @@ impl ElementImpl for TrafficSrc {
                     self.set_leaky(true);
                 }
                 if self.state().live {
-                    self.start_supervisor();
+                    self.supervisor.start(&self.obj());
                 }
             }
             (gst::StateChange::ReadyToPaused, Err(_)) => {
@@ -818,7 +342,10 @@ impl BinImpl for TrafficSrc {
             let mut st = self.state();
             if st.live {
                 let current = st.decoder.as_ref().is_some_and(from);
-                if st.retired.iter().any(from) || (current && st.eos) {
+                // Neither the current decoder nor the tail: a retired decoder, listed or already
+                // being taken down (its last errors can come while it leaves the bin).
+                let tail = self.chain.get().is_some_and(|c| from(&c.convert) || from(&c.queue));
+                if (!current && !tail) || (current && st.eos) {
                     gst::debug!(CAT, imp = self, "ignoring an error of a retired source: {}", err.error());
                     return;
                 }

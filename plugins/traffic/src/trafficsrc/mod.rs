@@ -6,7 +6,9 @@ use gst::glib;
 use gst::prelude::*;
 
 mod backoff;
+mod forward;
 mod imp;
+mod supervisor;
 
 glib::wrapper! {
     pub struct TrafficSrc(ObjectSubclass<imp::TrafficSrc>) @extends gst::Bin, gst::Element, gst::Object;
