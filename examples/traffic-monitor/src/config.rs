@@ -4,8 +4,8 @@
 //! every property is configurable without this app repeating the elements' schemas:
 //! `[detector]` yolodetect, `[tracker]` mottracker, `[plates]` platedetect (plus `enabled`),
 //! `[ocr]` plateocr, `[counting]` linecounter, `[overlay]` overlay, `[publish]` trafficpublish,
-//! `[source]` trafficsrc (plus `uri`, `live`, `queue-size`). `[[line]]` tables are
-//! linecounter's config-file schema, handed to it as they are.
+//! `[source]` trafficsrc (plus `uri`, `live`, `queue-size`). `[[line]]` and `[[zone]]` tables
+//! are linecounter's config-file schema, handed to it as they are.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,7 @@ pub struct Config {
     pub ocr: toml::Table,
     pub counting: toml::Table,
     pub line: Vec<toml::Table>,
+    pub zone: Vec<toml::Table>,
     pub overlay: toml::Table,
     pub publish: toml::Table,
     pub output: Output,
@@ -67,7 +68,7 @@ pub struct Output {
     /// trafficpublish's JSON lines: one per frame in `frames.jsonl`, and the versioned
     /// events (crossing, plate, summary; docs/events.md) in `events.jsonl`.
     pub jsonl: bool,
-    /// Cumulative counts over time, `chart.png`.
+    /// Cumulative counts (line crossings, zone entries) over time, `chart.png`.
     pub chart: bool,
     /// x264enc `speed-preset` (ultrafast .. placebo).
     pub speed_preset: String,
@@ -104,7 +105,7 @@ impl Config {
             config.output.dir = dir.clone();
         }
         if let Some(lines) = &args.lines {
-            // Lines on the command line replace the file's, whichever form it used.
+            // Lines on the command line replace the file's, whichever form it used; its zones stay.
             config.line.clear();
             config.counting.remove("config");
             config.counting.insert("lines".into(), lines.clone().into());
@@ -118,24 +119,28 @@ impl Config {
         Ok(config)
     }
 
-    /// Whether any counting line is configured, in any of the three forms.
+    /// Whether any counting line or zone is configured, in any of its forms.
     pub fn counting(&self) -> bool {
-        !self.line.is_empty() || ["lines", "config"].iter().any(|k| self.counting.contains_key(*k))
+        !self.line.is_empty()
+            || !self.zone.is_empty()
+            || ["lines", "zones", "config"].iter().any(|k| self.counting.contains_key(*k))
     }
 
-    /// The `[[line]]` tables as a linecounter config file (its own format, so linecounter
-    /// parses and checks them). Keys and values are written as JSON, which TOML reads the
-    /// same for the strings, numbers and arrays a line has.
-    pub fn lines_file(&self) -> Option<String> {
-        if self.line.is_empty() {
+    /// The `[[line]]` and `[[zone]]` tables as a linecounter config file (its own format, so
+    /// linecounter parses and checks them). Keys and values are written as JSON, which TOML
+    /// reads the same for the strings, numbers and arrays a line or a zone has.
+    pub fn counter_file(&self) -> Option<String> {
+        if self.line.is_empty() && self.zone.is_empty() {
             return None;
         }
         let mut text = String::new();
-        for table in &self.line {
-            text.push_str("[[line]]\n");
-            for (key, value) in table {
-                let value = serde_json::to_string(value).unwrap_or_default();
-                text.push_str(&format!("{} = {value}\n", serde_json::Value::from(key.as_str())));
+        for (header, tables) in [("[[line]]\n", &self.line), ("[[zone]]\n", &self.zone)] {
+            for table in tables {
+                text.push_str(header);
+                for (key, value) in table {
+                    let value = serde_json::to_string(value).unwrap_or_default();
+                    text.push_str(&format!("{} = {value}\n", serde_json::Value::from(key.as_str())));
+                }
             }
         }
         Some(text)
@@ -171,7 +176,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("traffic-monitor-{}.toml", std::process::id()));
         std::fs::write(
             &path,
-            "[plates]\ninterval = 5\n[output]\ndir = \"a\"\n[[line]]\nname = \"x\"\npoints = [0, 0.5, 1, 0.5]\n",
+            "[plates]\ninterval = 5\n[output]\ndir = \"a\"\n[[line]]\nname = \"x\"\npoints = [0, 0.5, 1, 0.5]\n[[zone]]\nname = \"z\"\npoints = [0, 0.5, 1, 0.5, 1, 1]\n",
         )
         .unwrap();
         let args = Args {
@@ -187,6 +192,7 @@ mod tests {
         std::fs::remove_file(&path).ok();
         assert_eq!(c.output.dir, PathBuf::from("b"));
         assert!(c.line.is_empty(), "--lines replaces [[line]]");
+        assert_eq!(c.zone.len(), 1, "and keeps [[zone]]");
         assert_eq!(c.counting["lines"].as_str(), Some("y:0,0.6,1,0.6"));
         assert_eq!(c.detector["interval"].as_integer(), Some(2));
         assert!(!c.plates.enabled);
@@ -195,17 +201,34 @@ mod tests {
     }
 
     #[test]
+    fn zone_tables_alone_turn_counting_on_and_go_to_the_linecounter_file() {
+        let c: Config = toml::from_str(
+            "[[zone]]\nname = \"road\"\npoints = [0.3, 0.65, 0.7, 0.65, 0.8, 0.95, 0.2, 0.95]\n",
+        )
+        .unwrap();
+        assert!(c.counting());
+        let back: toml::Table = toml::from_str(&c.counter_file().unwrap()).unwrap();
+        assert!(back.get("line").is_none());
+        let zone = &back["zone"].as_array().unwrap()[0];
+        assert_eq!(zone["name"].as_str(), Some("road"));
+        assert_eq!(zone["points"].as_array().unwrap().len(), 8);
+        assert!(!Config::default().counting());
+        let zones_property: Config = toml::from_str("[counting]\nzones = \"lot:0,0,1,0,1,1\"\n").unwrap();
+        assert!(zones_property.counting());
+    }
+
+    #[test]
     fn line_tables_become_a_linecounter_file() {
         let c: Config = toml::from_str(
             "[[line]]\nname = \"gate \\\"A\\\"\"\npoints = [0, 0.6, 1, 0.6]\nin = \"down\"\nout = \"up\"\n",
         )
         .unwrap();
-        let text = c.lines_file().unwrap();
+        let text = c.counter_file().unwrap();
         let back: toml::Table = toml::from_str(&text).unwrap();
         let line = &back["line"].as_array().unwrap()[0];
         assert_eq!(line["name"].as_str(), Some("gate \"A\""));
         assert_eq!(line["points"].as_array().unwrap().len(), 4);
         assert_eq!(line["in"].as_str(), Some("down"));
-        assert!(Config::default().lines_file().is_none());
+        assert!(Config::default().counter_file().is_none());
     }
 }

@@ -137,6 +137,7 @@ fn summarize(
         // Frames after the first over the time since the first: model loading is not in it.
         mean_fps: if processing > 0.0 { observed.frames.saturating_sub(1) as f64 / processing } else { 0.0 },
         lines: summary::lines(&counts),
+        zones: summary::zones(&counts, &observed.zones),
         crossings: session.crossings,
         plates: observed.plates.values().cloned().collect(),
         outputs: built.outputs.clone(),
@@ -149,8 +150,13 @@ fn write_outputs(summary: &Summary) -> Result<(), String> {
     let text = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
     std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     if let Some(path) = &summary.outputs.chart {
-        let series = summary::series(&summary.lines, &summary.crossings);
-        let rgb = chart::render("Cumulative crossings per line and direction", &series, summary.stream_seconds)?;
+        let series = summary::series(&summary.lines, &summary.crossings, &summary.zones);
+        let title = if summary.zones.is_empty() {
+            "Cumulative crossings per line and direction"
+        } else {
+            "Cumulative crossings per line and direction, and zone entries"
+        };
+        let rgb = chart::render(title, &series, summary.stream_seconds)?;
         chart::write_png(path, &rgb)?;
     }
     Ok(())
@@ -180,6 +186,10 @@ fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Se
                 tracing::info!(line = %c.line, direction = %c.direction, class = %c.class, track = c.track_id,
                     plate = %c.plate.as_deref().unwrap_or(""), "crossing");
                 session.crossings.push(c);
+            } else if let Some(z) = traffic_meta::read_zone(s) {
+                let e = z.event;
+                tracing::info!(zone = %e.zone, event = e.kind.as_str(), class = %e.class, track = e.track_id,
+                    dwell = %format!("{:.1}", e.dwell), "zone");
             } else if let Some(summary) = traffic_meta::read_summary(s) {
                 session.final_counts = Some(summary.counts);
             } else if s.name() == "traffic-source" {

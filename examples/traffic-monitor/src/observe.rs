@@ -1,12 +1,13 @@
 //! What the app learns from the stream: frames and the metadata on them (a pad probe on the
-//! streaming thread), and linecounter's crossing and summary messages (the bus).
+//! streaming thread: plates, zone occupancy and visits), and linecounter's crossing and summary
+//! messages (the bus).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gst::prelude::*;
-use traffic_meta::{Counts, FrameSize};
+use traffic_meta::{Counts, FrameSize, ZoneEventKind};
 
 /// A plate as its track was read, over the whole run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -36,6 +37,21 @@ pub struct CrossingEvent {
     pub pts: Option<gst::ClockTime>,
 }
 
+/// One zone over the run, from the counts on every frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ZoneTally {
+    /// Most tracks inside at once, and the first stream time (seconds) it was reached.
+    pub peak_occupancy: u64,
+    pub peak_time: f64,
+    /// Visits that ended (the track left, or was lost): how many, their dwell summed and the
+    /// longest, in seconds.
+    pub visits: u64,
+    pub dwell_sum: f64,
+    pub dwell_max: f64,
+    /// Stream time of each entry, for the chart (a number per entry, as the crossings keep).
+    pub entry_times: Vec<f64>,
+}
+
 #[derive(Debug, Default)]
 pub struct Observed {
     pub frames: u64,
@@ -47,6 +63,7 @@ pub struct Observed {
     /// The counts on the latest frame: the totals when the run ends without a summary.
     pub last_counts: Option<Counts>,
     pub plates: BTreeMap<u64, PlateSeen>,
+    pub zones: BTreeMap<String, ZoneTally>,
 }
 
 fn seconds(t: gst::ClockTime) -> f64 {
@@ -70,6 +87,27 @@ impl Observed {
         }
     }
 
+    fn tally_zones(&mut self, counts: &Counts, time: f64) {
+        for zone in &counts.zones {
+            let tally = self.zones.entry(zone.name.clone()).or_default();
+            let inside = zone.occupants.len() as u64;
+            if inside > tally.peak_occupancy {
+                (tally.peak_occupancy, tally.peak_time) = (inside, time);
+            }
+        }
+        for e in &counts.zone_events {
+            let tally = self.zones.entry(e.zone.clone()).or_default();
+            match e.kind {
+                ZoneEventKind::Enter => tally.entry_times.push(time),
+                ZoneEventKind::Exit => {
+                    tally.visits += 1;
+                    tally.dwell_sum += e.dwell;
+                    tally.dwell_max = tally.dwell_max.max(e.dwell);
+                }
+            }
+        }
+    }
+
     fn frame(&mut self, buffer: &gst::BufferRef) {
         let now = Instant::now();
         self.frames += 1;
@@ -80,6 +118,7 @@ impl Observed {
             self.last_pts = Some(pts);
         }
         if let Some(counts) = traffic_meta::counts(buffer) {
+            self.tally_zones(&counts, self.since_start(buffer.pts()));
             self.last_counts = Some(counts);
         }
         let Some(size) = self.size else { return };
@@ -196,6 +235,42 @@ mod tests {
         let seen = &observed.plates[&7];
         assert_eq!((seen.text.as_str(), seen.confidence, seen.reads), ("AB123", 0.7, 2));
         assert_eq!((seen.first_pts, seen.last_pts), (0.0, 1.0));
+    }
+
+    #[test]
+    fn zones_keep_their_peak_and_the_dwell_of_ended_visits() {
+        use traffic_meta::{ZoneEvent, ZoneOccupant, ZoneState};
+        let occupant = |id| ZoneOccupant { track_id: id, class: "car".into(), dwell: 0.0 };
+        let state = |inside: &[u64]| ZoneState {
+            name: "road".into(),
+            points: vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)],
+            occupants: inside.iter().map(|id| occupant(*id)).collect(),
+            entries: vec![],
+        };
+        let event = |kind, id, dwell| ZoneEvent {
+            zone: "road".into(),
+            kind,
+            track_id: id,
+            class: "car".into(),
+            dwell,
+            plate: None,
+        };
+        let (enter, exit) = (|id| event(ZoneEventKind::Enter, id, 0.0), |id, dwell| event(ZoneEventKind::Exit, id, dwell));
+        let mut observed = Observed::default();
+        let frames = [
+            (vec![1], vec![enter(1)]),
+            (vec![1, 2], vec![enter(2)]),
+            (vec![2], vec![exit(1, 3.0)]),
+            (vec![], vec![exit(2, 1.0)]),
+        ];
+        for (t, (inside, events)) in frames.into_iter().enumerate() {
+            let counts = Counts { zones: vec![state(&inside)], zone_events: events, ..Counts::default() };
+            observed.tally_zones(&counts, t as f64);
+        }
+        let tally = &observed.zones["road"];
+        assert_eq!((tally.peak_occupancy, tally.peak_time), (2, 1.0));
+        assert_eq!((tally.visits, tally.dwell_sum, tally.dwell_max), (2, 4.0, 3.0));
+        assert_eq!(tally.entry_times, [0.0, 1.0]);
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn set(element: &gst::Element, key: &str, value: impl Into<toml::Value>) -> Resu
     props::set(element, key, &value.into()).map_err(|e| format!("{key}: {e}"))
 }
 
-/// Builds the pipeline; creates the output folder and writes the lines file there.
+/// Builds the pipeline; creates the output folder and writes the counting file there.
 pub fn build(config: &Config) -> Result<Built, String> {
     let uri = input_uri(config.source.uri.as_deref().unwrap_or_default())?;
     let live_scheme = is_live_scheme(&uri);
@@ -142,14 +142,14 @@ pub fn build(config: &Config) -> Result<Built, String> {
     let counting = config.counting();
     if counting {
         let counter = configured("linecounter", "counting", &config.counting)?;
-        if let Some(text) = config.lines_file() {
-            let path = dir.join("lines.toml");
+        if let Some(text) = config.counter_file() {
+            let path = dir.join("counting.toml");
             std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             set(&counter, "config", path.to_string_lossy().as_ref())?;
         }
         chain.push(counter);
     } else {
-        tracing::warn!("no counting line (--lines or [[line]] in the config): counting is off");
+        tracing::warn!("no counting line or zone (--lines, [[line]] or [[zone]] in the config): counting is off");
     }
     let mut outputs = Outputs { summary: dir.join("summary.json"), ..Outputs::default() };
     if config.output.jsonl || !config.publish.is_empty() {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use traffic_meta::Counts;
 
 use crate::chart::Series;
-use crate::observe::{CrossingEvent, PlateSeen};
+use crate::observe::{CrossingEvent, PlateSeen, ZoneTally};
 use crate::pipeline::Outputs;
 
 /// How the run ended.
@@ -38,6 +38,36 @@ pub struct LineSummary {
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// A track inside a zone when the run ended.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Occupant {
+    pub track_id: u64,
+    pub class: String,
+    /// Seconds inside so far.
+    pub dwell: f64,
+}
+
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ZoneSummary {
+    pub name: String,
+    /// Corners in frame pixels.
+    pub points: Vec<[f64; 2]>,
+    /// Per class.
+    pub entries: BTreeMap<String, u64>,
+    /// Most tracks inside at once, and when first (stream seconds).
+    pub peak_occupancy: u64,
+    pub peak_time: f64,
+    /// Visits that ended (the track left or was lost), with their mean and longest dwell in
+    /// seconds (null when none ended).
+    pub visits_ended: u64,
+    pub mean_dwell: Option<f64>,
+    pub max_dwell: Option<f64>,
+    pub inside_at_end: Vec<Occupant>,
+    /// Stream seconds of each entry (the chart's series; the events have them too).
+    #[serde(skip)]
+    pub entry_times: Vec<f64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub source: String,
@@ -56,6 +86,7 @@ pub struct Summary {
     /// Frames per second of wall clock between the first and the last analysed frame.
     pub mean_fps: f64,
     pub lines: Vec<LineSummary>,
+    pub zones: Vec<ZoneSummary>,
     pub crossings: Vec<CrossingEvent>,
     pub plates: Vec<PlateSeen>,
     pub outputs: Outputs,
@@ -90,8 +121,43 @@ pub fn lines(counts: &Counts) -> Vec<LineSummary> {
         .collect()
 }
 
-/// The chart's series: one per line and direction, in the lines' order.
-pub fn series(lines: &[LineSummary], crossings: &[CrossingEvent]) -> Vec<Series> {
+/// Milliseconds are finer than any frame rate; more digits are float noise.
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Per zone the final entries and occupants (from `counts`, the end of the run) and what the
+/// frames showed over the run (`tallies`).
+pub fn zones(counts: &Counts, tallies: &BTreeMap<String, ZoneTally>) -> Vec<ZoneSummary> {
+    counts
+        .zones
+        .iter()
+        .map(|z| {
+            let tally = tallies.get(&z.name).cloned().unwrap_or_default();
+            let ended = tally.visits > 0;
+            ZoneSummary {
+                name: z.name.clone(),
+                points: z.points.iter().map(|&(x, y)| [round3(x), round3(y)]).collect(),
+                entries: z.entries.iter().cloned().collect(),
+                peak_occupancy: tally.peak_occupancy,
+                peak_time: round3(tally.peak_time),
+                visits_ended: tally.visits,
+                mean_dwell: ended.then(|| round3(tally.dwell_sum / tally.visits as f64)),
+                max_dwell: ended.then(|| round3(tally.dwell_max)),
+                inside_at_end: z
+                    .occupants
+                    .iter()
+                    .map(|o| Occupant { track_id: o.track_id, class: o.class.clone(), dwell: round3(o.dwell) })
+                    .collect(),
+                entry_times: tally.entry_times,
+            }
+        })
+        .collect()
+}
+
+/// The chart's series: one per line and direction, in the lines' order, then the entries of
+/// each zone.
+pub fn series(lines: &[LineSummary], crossings: &[CrossingEvent], zones: &[ZoneSummary]) -> Vec<Series> {
     lines
         .iter()
         .flat_map(|l| [&l.in_name, &l.out_name].map(|dir| (l, dir)))
@@ -99,6 +165,7 @@ pub fn series(lines: &[LineSummary], crossings: &[CrossingEvent]) -> Vec<Series>
             label: format!("{} {dir}", l.name),
             times: crossings.iter().filter(|c| c.line == l.name && &c.direction == dir).map(|c| c.time).collect(),
         })
+        .chain(zones.iter().map(|z| Series { label: format!("{} entries", z.name), times: z.entry_times.clone() }))
         .collect()
 }
 
@@ -125,6 +192,7 @@ mod tests {
             }],
             crossings: vec![],
             zones: vec![],
+            zone_events: vec![],
         };
         let l = &lines(&counts)[0];
         assert_eq!(l.totals, BTreeMap::from([("down".into(), 8), ("up".into(), 2)]));
@@ -138,10 +206,40 @@ mod tests {
             time,
             pts: None,
         };
-        let s = series(&lines(&counts), &[crossing("down", 1.0), crossing("up", 2.0), crossing("down", 3.0)]);
+        let s = series(&lines(&counts), &[crossing("down", 1.0), crossing("up", 2.0), crossing("down", 3.0)], &[]);
         assert_eq!(
             s.iter().map(|s| (s.label.as_str(), s.times.len())).collect::<Vec<_>>(),
             [("street down", 2), ("street up", 1)]
+        );
+    }
+
+    #[test]
+    fn zones_with_entries_dwell_and_who_is_still_inside() {
+        let zone = traffic_meta::ZoneState {
+            name: "road".into(),
+            points: vec![(10.0, 20.0), (30.000000004, 20.0), (30.0, 40.0)],
+            occupants: vec![traffic_meta::ZoneOccupant { track_id: 9, class: "bus".into(), dwell: 2.5 }],
+            entries: vec![("bus".into(), 1), ("car".into(), 3)],
+        };
+        let counts = Counts { zones: vec![zone.clone(), traffic_meta::ZoneState { name: "lot".into(), ..zone }], ..Counts::default() };
+        let tally = ZoneTally {
+            peak_occupancy: 2,
+            peak_time: 4.0,
+            visits: 3,
+            dwell_sum: 6.0001,
+            dwell_max: 3.5,
+            entry_times: vec![1.0, 2.0, 3.0, 5.0],
+        };
+        let z = zones(&counts, &BTreeMap::from([("road".to_string(), tally)]));
+        assert_eq!(z[0].entries, BTreeMap::from([("bus".into(), 1), ("car".into(), 3)]));
+        assert_eq!((z[0].peak_occupancy, z[0].visits_ended, z[0].mean_dwell, z[0].max_dwell), (2, 3, Some(2.0), Some(3.5)));
+        assert_eq!(z[0].inside_at_end, [Occupant { track_id: 9, class: "bus".into(), dwell: 2.5 }]);
+        assert_eq!(z[0].points[1], [30.0, 20.0]);
+        assert_eq!((z[1].name.as_str(), z[1].visits_ended, z[1].mean_dwell), ("lot", 0, None), "no visit ended there");
+        let s = series(&[], &[], &z);
+        assert_eq!(
+            s.iter().map(|s| (s.label.as_str(), s.times.len())).collect::<Vec<_>>(),
+            [("road entries", 4), ("lot entries", 0)]
         );
     }
 }

@@ -58,6 +58,7 @@ fn assert_complete(s: &Value) {
         "wall_seconds",
         "mean_fps",
         "lines",
+        "zones",
         "crossings",
         "plates",
         "outputs",
@@ -101,11 +102,7 @@ fn a_file_run_counts_like_linecounter_and_writes_every_output() {
     let frames = std::fs::read_to_string(dir.join("frames.jsonl")).unwrap().lines().count() as u64;
     assert_eq!(frames, FRAMES);
     // The versioned events: the same 8 crossings, then the summary.
-    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an event is JSON"))
-        .collect();
+    let events = events(&dir);
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "crossing").count(), 8, "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"summary"), "{kinds:?}");
@@ -114,6 +111,76 @@ fn a_file_run_counts_like_linecounter_and_writes_every_output() {
     let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(dir.join("chart.png")).unwrap()));
     let info = decoder.read_info().expect("chart.png is a PNG");
     assert_eq!((info.info().width, info.info().height), (960, 540));
+}
+
+/// The events of `events.jsonl`.
+fn events(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an event is JSON"))
+        .collect()
+}
+
+#[test]
+fn a_zone_over_the_road_sees_each_car_enter_and_leave() {
+    let Some(video) = shared_data(VIDEO) else { return };
+    let dir = out_dir("zone");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The near lane and the start of the far one, y = 194..317 of 352: every car driving
+    // towards the camera passes through; the cars parked on the right have their bottom edge
+    // above it (y < 190), so they never enter. Zones only, no line.
+    let config = dir.join("zone.toml");
+    std::fs::write(
+        &config,
+        "[plates]\nenabled = false\n[output]\nmp4 = false\n[[zone]]\nname = \"road\"\npoints = [0.33, 0.55, 0.75, 0.55, 0.9, 0.9, 0.38, 0.9]\n",
+    )
+    .unwrap();
+    let status = Command::new(BIN).arg(&video).arg("--config").arg(&config).arg("--out").arg(&dir).status().unwrap();
+    assert!(status.success(), "{status}");
+
+    let s = summary(&dir);
+    assert_complete(&s);
+    assert!(s["lines"].as_array().unwrap().is_empty());
+    let zone = &s["zones"][0];
+    assert_eq!(zone["name"], "road");
+    assert_eq!(zone["points"][0], serde_json::json!([211.2, 193.6]), "fractions in pixels of 640x352");
+    let entries: u64 = zone["entries"].as_object().unwrap().values().filter_map(Value::as_u64).sum();
+    // The 8 cars the line counts (BENCHMARKS.md), one at a time.
+    assert_eq!(entries, 8, "{zone}");
+    assert_eq!(zone["peak_occupancy"], 1, "{zone}");
+    assert!(zone["inside_at_end"].as_array().unwrap().is_empty(), "no parked car inside: {zone}");
+
+    // events.jsonl: an enter per entry, and each exit after its own track's enter.
+    let events = events(&dir);
+    let mut inside = std::collections::BTreeSet::new();
+    let (mut enters, mut dwells) = (0, vec![]);
+    for e in events.iter().filter(|e| e["zone"] == "road") {
+        let track = e["track_id"].as_u64().expect("a track id");
+        match e["type"].as_str() {
+            Some("zone-enter") => {
+                assert!(inside.insert(track), "track {track} entered twice without leaving");
+                enters += 1;
+            }
+            Some("zone-exit") => {
+                assert!(inside.remove(&track), "track {track} left without entering");
+                dwells.push(e["dwell"].as_f64().expect("a dwell"));
+            }
+            other => panic!("{other:?} in the zone's events"),
+        }
+    }
+    assert_eq!(enters, entries);
+    assert_eq!(inside.len(), zone["inside_at_end"].as_array().unwrap().len());
+    assert_eq!(dwells.len() as u64, zone["visits_ended"].as_u64().unwrap());
+    // Each car takes about a second to cross the zone at 25 fps.
+    assert!(dwells.iter().all(|d| (0.2..5.0).contains(d)), "{dwells:?}");
+    let longest = dwells.iter().copied().fold(0.0, f64::max);
+    assert!((zone["max_dwell"].as_f64().unwrap() - longest).abs() < 1e-3, "{zone} vs {dwells:?}");
+    let last = events.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["zones"]["road"]["entries"]["car"].as_u64()), (Some("summary"), Some(8)));
+    // The chart has the zone's entries even without a line.
+    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(dir.join("chart.png")).unwrap()));
+    assert!(decoder.read_info().is_ok(), "chart.png is a PNG");
 }
 
 #[test]

@@ -7,7 +7,11 @@
 //!   (`name`, `x1 y1 x2 y2` in pixels, `in` and `out` direction names, `totals`: an array of
 //!   `total` structures `class`, `direction`, `count` (uint64)), and `crossings`, an array of
 //!   `crossing` structures on this frame (`line`, `direction`, `track_id` (uint64), `class`,
-//!   `plate`, empty when unknown).
+//!   `plate`, empty when unknown), `zones`, an array of `zone` structures (`name`, `points`
+//!   `[x1, y1, x2, y2, ...]` in pixels, `occupants`: `occupant` structures `track_id`, `class`,
+//!   `dwell` (seconds), `entries`: `entry` structures `class`, `count`), and `zone_events`,
+//!   the entries and exits on this frame: `zone_event` structures (`zone`, `event` `enter` or
+//!   `exit`, `track_id`, `class`, `dwell` (seconds inside: 0 on entering), `plate`).
 //!
 //! Both are registered by name once per process, so two copies of this library in one
 //! process share them, and buffer copies (e.g. `make_writable` after a `tee`) keep them.
@@ -137,12 +141,50 @@ pub struct ZoneState {
     pub entries: Vec<(String, u64)>,
 }
 
+/// Whether a track came into a zone or left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneEventKind {
+    Enter,
+    Exit,
+}
+
+impl ZoneEventKind {
+    /// `enter` or `exit`, as the metadata and the messages spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneEventKind::Enter => "enter",
+            ZoneEventKind::Exit => "exit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "enter" => Some(ZoneEventKind::Enter),
+            "exit" => Some(ZoneEventKind::Exit),
+            _ => None,
+        }
+    }
+}
+
+/// A track entering or leaving a zone on this frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneEvent {
+    pub zone: String,
+    pub kind: ZoneEventKind,
+    pub track_id: u64,
+    pub class: String,
+    /// Seconds inside: 0 on entering, the whole visit on leaving.
+    pub dwell: f64,
+    pub plate: Option<String>,
+}
+
 /// Everything a counter knows on one frame.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Counts {
     pub lines: Vec<LineTotals>,
     pub crossings: Vec<Crossing>,
     pub zones: Vec<ZoneState>,
+    pub zone_events: Vec<ZoneEvent>,
 }
 
 fn array(items: impl Iterator<Item = gst::Structure>) -> gst::Array {
@@ -205,10 +247,21 @@ pub fn counts_structure(counts: &Counts) -> gst::Structure {
             )
             .build()
     }));
+    let zone_events = array(counts.zone_events.iter().map(|e| {
+        gst::Structure::builder("zone_event")
+            .field("zone", e.zone.as_str())
+            .field("event", e.kind.as_str())
+            .field("track_id", e.track_id)
+            .field("class", e.class.as_str())
+            .field("dwell", e.dwell)
+            .field("plate", e.plate.as_deref().unwrap_or(""))
+            .build()
+    }));
     gst::Structure::builder(COUNTS_STRUCTURE)
         .field("lines", lines)
         .field("crossings", crossings)
         .field("zones", zones)
+        .field("zone_events", zone_events)
         .build()
 }
 
@@ -288,7 +341,20 @@ pub fn read_counts(s: &gst::StructureRef) -> Counts {
             }
         })
         .collect();
-    Counts { lines, crossings, zones }
+    let zone_events = structures(s, "zone_events")
+        .into_iter()
+        .filter_map(|e| {
+            Some(ZoneEvent {
+                zone: text(&e, "zone"),
+                kind: ZoneEventKind::from_name(&text(&e, "event"))?,
+                track_id: e.get::<u64>("track_id").unwrap_or(0),
+                class: text(&e, "class"),
+                dwell: num(&e, "dwell"),
+                plate: Some(text(&e, "plate")).filter(|p| !p.is_empty()),
+            })
+        })
+        .collect();
+    Counts { lines, crossings, zones, zone_events }
 }
 
 #[cfg(test)]
@@ -335,6 +401,24 @@ mod tests {
                 occupants: vec![ZoneOccupant { track_id: 7, class: "car".into(), dwell: 12.5 }],
                 entries: vec![("car".into(), 3), ("truck".into(), 1)],
             }],
+            zone_events: vec![
+                ZoneEvent {
+                    zone: "lot".into(),
+                    kind: ZoneEventKind::Enter,
+                    track_id: 7,
+                    class: "car".into(),
+                    dwell: 0.0,
+                    plate: None,
+                },
+                ZoneEvent {
+                    zone: "lot".into(),
+                    kind: ZoneEventKind::Exit,
+                    track_id: 8,
+                    class: "bus".into(),
+                    dwell: 31.25,
+                    plate: Some("AB123".into()),
+                },
+            ],
         };
         let mut buffer = gst::Buffer::new();
         assert_eq!(super::counts(&buffer), None);

@@ -12,17 +12,17 @@
 //! Plate boxes are child ROIs of type [`PLATE_ROI_TYPE`] whose `parent_id` is the vehicle ROI's id.
 //!
 //! Frame-level results travel in custom metas, see [`frame`]: whether a detector ran, and the
-//! line counts. The counter's bus messages are built and read in [`messages`].
+//! line and zone counts. The counter's bus messages are built and read in [`messages`].
 
 pub mod frame;
 pub mod messages;
 pub use messages::{
-    crossing_structure, read_crossing, read_summary, summary_structure, CrossingMessage, Summary, CROSSING_MESSAGE,
-    SUMMARY_MESSAGE,
+    crossing_structure, read_crossing, read_summary, read_zone, summary_structure, zone_structure, CrossingMessage,
+    Summary, ZoneMessage, CROSSING_MESSAGE, SUMMARY_MESSAGE, ZONE_MESSAGE,
 };
 pub use frame::{
     counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals,
-    ZoneOccupant, ZoneState,
+    ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
 };
 
 use gst::glib::translate::ToGlibPtr;

@@ -5,6 +5,13 @@
 //! on the edge neither enters and leaves on every frame nor counts twice. A track the tracker
 //! stops reporting (a parked car hidden by passing traffic) stays inside until it has been
 //! unseen for [`LOST_AFTER`] frames: the tracker keeps its ID through such gaps.
+//!
+//! [`ZoneCounter::update`] returns what happened on the frame: an [`ZoneEventKind::Enter`] when
+//! a track is confirmed inside, an [`ZoneEventKind::Exit`] with the visit's dwell when it is
+//! confirmed outside or lost. Entry and exit are both confirmed `min_frames` frames late, so
+//! the dwell of a track that drives out is the time from its first frame inside to its first
+//! frame outside; a track lost while hidden left when it was last seen (its dwell is then
+//! `min_frames - 1` frames short, as an occupant's dwell is).
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,16 +36,23 @@ impl ZoneSpec {
     pub fn parse(spec: &str) -> Result<Self, VisionError> {
         let bad = |why: &str| VisionError::Config(format!("zone '{spec}': {why} (expected name:x1,y1,x2,y2,x3,y3[,...])"));
         let (name, coords) = spec.trim().split_once(':').ok_or_else(|| bad("no coordinates"))?;
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(bad("no name"));
-        }
         let coords: Vec<f64> = coords
             .split(',')
             .map(|c| c.trim().parse::<f64>())
             .collect::<Result<_, _>>()
             .map_err(|_| bad("coordinates must be numbers"))?;
-        if coords.len() < 6 || coords.len() % 2 != 0 {
+        Self::new(name, &coords)
+    }
+
+    /// A zone from its name and corners `[x1, y1, x2, y2, x3, y3, ...]` (as a config file
+    /// gives them), checked as [`ZoneSpec::parse`] checks them.
+    pub fn new(name: &str, coords: &[f64]) -> Result<Self, VisionError> {
+        let name = name.trim();
+        let bad = |why: &str| VisionError::Config(format!("zone '{name}': {why}"));
+        if name.is_empty() {
+            return Err(bad("no name"));
+        }
+        if coords.len() < 6 || !coords.len().is_multiple_of(2) {
             return Err(bad("an even number of coordinates, at least three corners, needed"));
         }
         if coords.iter().any(|c| !c.is_finite() || *c < 0.0) {
@@ -103,9 +117,30 @@ pub struct Occupant {
     pub dwell: f64,
 }
 
+/// Whether a track came into a zone or left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneEventKind {
+    Enter,
+    Exit,
+}
+
+/// A track entering or leaving a zone on this frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneEvent {
+    /// Index of the zone in [`ZoneCounter::zones`].
+    pub zone: usize,
+    pub track_id: u64,
+    pub class: String,
+    pub kind: ZoneEventKind,
+    /// Seconds inside: 0 on entering, the whole visit on leaving.
+    pub dwell: f64,
+}
+
 struct Presence {
     inside: bool,
     last_seen: u64,
+    /// Stream time of `last_seen`: when a lost track left.
+    last_seen_at: f64,
     /// Consecutive frames on the other side of the edge than `inside` says.
     streak: u32,
     entered_at: f64,
@@ -159,10 +194,13 @@ impl ZoneCounter {
         self.entries.iter_mut().for_each(HashMap::clear);
     }
 
-    /// Feeds one frame's confirmed tracks at stream time `now` (seconds).
-    pub fn update(&mut self, now: f64, observations: &[TrackObservation]) {
+    /// Feeds one frame's confirmed tracks at stream time `now` (seconds); returns the entries
+    /// and exits of this frame, by zone, then track id.
+    pub fn update(&mut self, now: f64, observations: &[TrackObservation]) -> Vec<ZoneEvent> {
         self.frame += 1;
         let frame = self.frame;
+        let classes: HashMap<u64, &str> = observations.iter().map(|o| (o.track_id, o.class.as_str())).collect();
+        let mut events = Vec::new();
         for (zi, zone) in self.zones.iter().enumerate() {
             let presence = &mut self.presence[zi];
             let mut seen_inside = HashSet::new();
@@ -173,22 +211,31 @@ impl ZoneCounter {
                     presence.entry(obs.track_id).or_insert_with(|| Presence {
                         inside: false,
                         last_seen: frame,
+                        last_seen_at: now,
                         streak: 0,
                         entered_at: now,
                         class: obs.class.clone(),
                     });
                 }
             }
-            let classes: HashMap<u64, &str> = observations.iter().map(|o| (o.track_id, o.class.as_str())).collect();
             let min_frames = self.min_frames;
             let entries = &mut self.entries[zi];
+            let first = events.len();
+            let mut event = |id: u64, p: &Presence, kind, dwell: f64| {
+                events.push(ZoneEvent { zone: zi, track_id: id, class: p.class.clone(), kind, dwell: dwell.max(0.0) });
+            };
             presence.retain(|id, p| {
                 let Some(class) = classes.get(id) else {
                     // Unseen: neither in nor out; gone once the tracker has surely dropped it.
-                    return frame - p.last_seen <= LOST_AFTER;
+                    let kept = frame - p.last_seen <= LOST_AFTER;
+                    if !kept && p.inside {
+                        event(*id, p, ZoneEventKind::Exit, p.last_seen_at - p.entered_at);
+                    }
+                    return kept;
                 };
                 p.class = class.to_string();
                 p.last_seen = frame;
+                p.last_seen_at = now;
                 if seen_inside.contains(id) == p.inside {
                     p.streak = 0;
                     return true;
@@ -202,11 +249,16 @@ impl ZoneCounter {
                 if p.inside {
                     p.entered_at = now;
                     *entries.entry(p.class.clone()).or_insert(0) += 1;
+                    event(*id, p, ZoneEventKind::Enter, 0.0);
+                } else {
+                    event(*id, p, ZoneEventKind::Exit, now - p.entered_at);
                 }
                 // Gone out: forget it (it may enter again, and counts again then).
                 p.inside
             });
+            events[first..].sort_by_key(|e| e.track_id);
         }
+        events
     }
 
     /// Who is inside `zone` now, oldest first.
@@ -310,5 +362,59 @@ mod tests {
         assert!(z.occupants(0, 60.0).is_empty());
         z.reset();
         assert!(z.occupants(0, 7.0).is_empty() && z.entries(0).is_empty());
+    }
+
+    fn kinds(events: &[ZoneEvent]) -> Vec<(u64, ZoneEventKind, f64)> {
+        events.iter().map(|e| (e.track_id, e.kind, e.dwell)).collect()
+    }
+
+    #[test]
+    fn events_enter_after_min_frames_exit_with_the_dwell_and_a_return_enters_again() {
+        use ZoneEventKind::{Enter, Exit};
+        let mut z = square();
+        assert!(z.update(0.0, &[car(1, 200.0, 200.0)]).is_empty(), "one frame inside is not yet in");
+        let entered = z.update(1.0, &[car(1, 200.0, 200.0), car(2, 500.0, 400.0)]);
+        assert_eq!(kinds(&entered), [(1, Enter, 0.0)]);
+        assert_eq!((entered[0].zone, entered[0].class.as_str()), (0, "car"));
+        for t in 2..5 {
+            assert!(z.update(t as f64, &[car(1, 200.0, 200.0)]).is_empty(), "staying makes no event");
+        }
+        assert!(z.update(5.0, &[car(1, 500.0, 200.0)]).is_empty(), "one frame outside is not yet out");
+        // First frame inside at 0, first frame outside at 5: 5 s inside, whatever min-frames.
+        assert_eq!(kinds(&z.update(6.0, &[car(1, 500.0, 200.0)])), [(1, Exit, 5.0)]);
+        assert!(z.update(7.0, &[car(1, 500.0, 200.0)]).is_empty(), "out once");
+        z.update(8.0, &[car(1, 200.0, 200.0)]);
+        assert_eq!(kinds(&z.update(9.0, &[car(1, 200.0, 200.0)])), [(1, Enter, 0.0)], "a return is a new entry");
+        assert_eq!(z.entries(0)[&"car".to_string()], 2);
+    }
+
+    #[test]
+    fn a_lost_track_exits_when_it_was_last_seen_and_jitter_makes_no_events() {
+        use ZoneEventKind::{Enter, Exit};
+        let mut z = square();
+        let mut events = Vec::new();
+        for frame in 0..20 {
+            let y = if frame % 2 == 0 { 298.0 } else { 302.0 };
+            events.extend(z.update(frame as f64, &[car(1, 200.0, y), car(3, 150.0, 150.0)]));
+        }
+        assert_eq!(kinds(&events), [(3, Enter, 0.0)], "the jittering car never enters");
+        // Track 3 is hidden from t = 20 on and dropped LOST_AFTER frames later: it left at 19.
+        let mut lost = Vec::new();
+        for t in 20..=20 + LOST_AFTER {
+            lost.extend(z.update(t as f64, &[]));
+        }
+        assert_eq!(kinds(&lost), [(3, Exit, 18.0)], "entered at 1, last seen at 19");
+        assert!(z.occupants(0, 60.0).is_empty());
+    }
+
+    #[test]
+    fn events_of_one_frame_come_by_zone_then_track() {
+        let zones = ZoneSpec::parse_list("a:0,0,100,0,100,100,0,100;b:0,0,300,0,300,300,0,300").unwrap();
+        let mut z = ZoneCounter::new(zones.iter().map(|s| s.in_pixels(640, 480)).collect(), Anchor::BottomCenter, 1);
+        let events = z.update(0.0, &[car(9, 50.0, 50.0), car(4, 60.0, 60.0), car(7, 200.0, 200.0)]);
+        let order: Vec<(usize, u64)> = events.iter().map(|e| (e.zone, e.track_id)).collect();
+        assert_eq!(order, [(0, 4), (0, 9), (1, 4), (1, 7), (1, 9)]);
+        assert!(ZoneSpec::new("x", &[0.0, 0.0, 1.0, 0.0]).unwrap_err().to_string().contains("zone 'x'"));
+        assert_eq!(ZoneSpec::new("x", &[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]).unwrap(), ZoneSpec::parse("x:0,0,1,0,1,1").unwrap());
     }
 }

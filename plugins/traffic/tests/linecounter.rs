@@ -125,3 +125,70 @@ fn a_zone_reports_who_is_inside_for_how_long_without_any_line() {
     assert!(zone.occupants.is_empty(), "{zone:?}");
     assert_eq!(zone.entries, vec![("car".to_string(), 1)], "entries are kept");
 }
+
+/// `buffer` as frame `i` of a 25 fps stream.
+fn at(mut buffer: gst::Buffer, i: u64) -> gst::Buffer {
+    buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(40 * i));
+    buffer
+}
+
+/// The `traffic-zone` messages on `bus` so far.
+fn zone_messages(bus: &gst::Bus) -> Vec<traffic_meta::ZoneMessage> {
+    std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Element]))
+        .filter_map(|m| m.structure().and_then(traffic_meta::read_zone))
+        .collect()
+}
+
+#[test]
+fn zone_entries_and_exits_are_events_on_the_meta_and_the_bus() {
+    use traffic_meta::ZoneEventKind::{Enter, Exit};
+    let mut h = harness("zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=2");
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    // Car 5: outside, 6 frames inside (bottom at y = 250 of 360), 3 outside, back in for 3;
+    // then nothing is seen for longer than a track may stay hidden.
+    let path = [100.0, 100.0, 250.0, 250.0, 250.0, 250.0, 250.0, 250.0, 100.0, 100.0, 100.0, 250.0, 250.0, 250.0];
+    let mut events = vec![];
+    let mut frames = 0;
+    for bottom in path {
+        let out = h.push_and_pull(at(frame(5, "car", bottom, false), frames)).unwrap();
+        events.extend(traffic_meta::counts(&out).unwrap().zone_events.into_iter().map(|e| (frames, e)));
+        frames += 1;
+    }
+    for _ in 0..=traffic_vision::zones::LOST_AFTER {
+        let out = h.push_and_pull(at(gst::Buffer::with_size(640 * 360 * 3 / 2).unwrap(), frames)).unwrap();
+        events.extend(traffic_meta::counts(&out).unwrap().zone_events.into_iter().map(|e| (frames, e)));
+        frames += 1;
+    }
+    let seen: Vec<(u64, traffic_meta::ZoneEventKind, f64)> =
+        events.iter().map(|(frame, e)| (*frame, e.kind, (e.dwell * 1000.0).round() / 1000.0)).collect();
+    // In at frame 2 (confirmed at 3), out at 8 (confirmed at 9): 6 frames, 0.24 s. In again at
+    // 11 (confirmed at 12), last seen at 13, lost 31 frames later: from 12 to 13, 0.04 s.
+    assert_eq!(seen, [(3, Enter, 0.0), (9, Exit, 0.24), (12, Enter, 0.0), (13 + 31, Exit, 0.04)]);
+    assert!(events.iter().all(|(_, e)| e.zone == "lot" && e.track_id == 5 && e.class == "car"));
+    let messages = zone_messages(&bus);
+    let sent: Vec<traffic_meta::ZoneEvent> = events.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(messages.iter().map(|m| m.event.clone()).collect::<Vec<_>>(), sent, "a message per event");
+    assert_eq!(messages[1].pts, Some(gst::ClockTime::from_mseconds(9 * 40)), "stamped with its frame");
+    assert_eq!(messages[1].running_time, messages[1].pts);
+}
+
+#[test]
+fn a_config_file_adds_its_zones_and_lines_to_the_properties() {
+    init();
+    let path = std::env::temp_dir().join(format!("linecounter-zones-{}.toml", std::process::id()));
+    std::fs::write(&path, "[[zone]]\nname = \"kerb\"\npoints = [0, 0, 640, 0, 640, 180, 0, 180]\n").unwrap();
+    let mut h = harness(&format!("config={} zones=lot:0,0.5,1,0.5,1,1,0,1 lines=road:0,0.9,1,0.9", path.display()));
+    let out = h.push_and_pull(frame(1, "car", 100.0, false)).unwrap();
+    let counts = traffic_meta::counts(&out).unwrap();
+    assert_eq!(counts.zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>(), ["lot", "kerb"]);
+    assert_eq!(counts.lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["road"]);
+    // A name in both is an error naming the file.
+    let err = run_to_eos(&format!(
+        "videotestsrc num-buffers=1 ! linecounter zones=kerb:0,0,1,0,1,1 config={} ! fakesink",
+        path.display()
+    ))
+    .expect_err("zone 'kerb' twice");
+    std::fs::remove_file(&path).ok();
+    assert!(err.contains("zone name 'kerb'") && err.contains("linecounter-zones-"), "{err}");
+}

@@ -84,6 +84,7 @@ fn counts(width: f64, y: f64, crossed: bool) -> Counts {
             vec![]
         },
         zones: vec![],
+        zone_events: vec![],
     }
 }
 

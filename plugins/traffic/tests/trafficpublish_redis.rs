@@ -340,6 +340,7 @@ fn run_crossings(url: &str, spool: &Path, frames: u64, props: &str) -> gst::Stru
                     plate: None,
                 }],
                 zones: vec![],
+                zone_events: vec![],
             };
             traffic_meta::set_counts(b, &counts);
         }

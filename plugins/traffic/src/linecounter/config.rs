@@ -9,10 +9,17 @@
 //! points = [0.1, 0.6, 0.9, 0.6]   # x1, y1, x2, y2: fractions of the frame (all <= 1) or pixels
 //! in = "southbound"               # optional direction names (default in/out)
 //! out = "northbound"
+//!
+//! [[zone]]
+//! name = "lot"
+//! points = [0.1, 0.7, 0.5, 0.7, 0.5, 1.0, 0.1, 1.0]   # x1, y1, x2, y2, x3, y3, ...: a polygon
 //! ```
+//!
+//! Lines, zones or both; at least one of them.
 
 use serde::Deserialize;
 use traffic_vision::counting::LineSpec;
+use traffic_vision::zones::ZoneSpec;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +29,8 @@ struct File {
     anchor: Option<String>,
     #[serde(default)]
     line: Vec<LineEntry>,
+    #[serde(default)]
+    zone: Vec<ZoneEntry>,
 }
 
 #[derive(Deserialize)]
@@ -35,16 +44,24 @@ struct LineEntry {
     out_name: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneEntry {
+    name: String,
+    points: Vec<f64>,
+}
+
 /// What a config file says.
 #[derive(Debug)]
-pub struct LinesConfig {
+pub struct CounterConfig {
     pub lines: Vec<LineSpec>,
+    pub zones: Vec<ZoneSpec>,
     pub min_frames: Option<u32>,
     pub anchor: Option<String>,
 }
 
 /// Reads a config file; every error names the file and what is wrong.
-pub fn load(path: &str) -> Result<LinesConfig, String> {
+pub fn load(path: &str) -> Result<CounterConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let file: File = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
     // One syntax for lines, whether from the property or a file: build the spec string.
@@ -61,33 +78,86 @@ pub fn load(path: &str) -> Result<LinesConfig, String> {
         })
         .collect();
     let lines = LineSpec::parse_list(&specs.join(";")).map_err(|e| format!("{path}: {e}"))?;
-    if lines.is_empty() {
-        return Err(format!("{path}: no [[line]]"));
+    let zones: Vec<ZoneSpec> = file
+        .zone
+        .iter()
+        .map(|z| ZoneSpec::new(&z.name, &z.points))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{path}: {e}"))?;
+    if let Some(name) = duplicate(zones.iter().map(|z| z.name.as_str())) {
+        return Err(format!("{path}: zone name '{name}' is used twice"));
     }
-    Ok(LinesConfig { lines, min_frames: file.min_frames, anchor: file.anchor })
+    if lines.is_empty() && zones.is_empty() {
+        return Err(format!("{path}: no [[line]] and no [[zone]]"));
+    }
+    Ok(CounterConfig { lines, zones, min_frames: file.min_frames, anchor: file.anchor })
+}
+
+/// The first name that comes twice.
+pub fn duplicate<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    names.find(|name| !seen.insert(*name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Writes `text` to a file of its own and loads it.
+    fn load_text(name: &str, text: &str) -> Result<CounterConfig, String> {
+        let path = std::env::temp_dir().join(format!("{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let config = load(path.to_str().unwrap());
+        std::fs::remove_file(&path).ok();
+        config
+    }
+
     #[test]
     fn reads_lines_and_options() {
-        let path = std::env::temp_dir().join(format!("lines-{}.toml", std::process::id()));
-        std::fs::write(
-            &path,
+        let c = load_text(
+            "lines",
             "min-frames = 4\nanchor = \"center\"\n[[line]]\nname = \"north\"\npoints = [0.1, 0.6, 0.9, 0.6]\nin = \"south\"\nout = \"north\"\n[[line]]\nname = \"gate\"\npoints = [10, 20, 300, 20]\n",
         )
         .unwrap();
-        let c = load(path.to_str().unwrap()).unwrap();
         assert_eq!(c.min_frames, Some(4));
         assert_eq!(c.anchor.as_deref(), Some("center"));
         assert_eq!(c.lines.len(), 2);
+        assert!(c.zones.is_empty());
         assert_eq!((c.lines[0].in_name.as_str(), c.lines[0].out_name.as_str()), ("south", "north"));
         assert!(!c.lines[1].fractional);
-        std::fs::write(&path, "[[line]]\nname = \"x\"\npoints = [1, 2]\n").unwrap();
-        assert!(load(path.to_str().unwrap()).unwrap_err().contains("lines-"));
-        std::fs::remove_file(&path).ok();
+        assert!(load_text("lines", "[[line]]\nname = \"x\"\npoints = [1, 2]\n").unwrap_err().contains("lines-"));
         assert!(load("/nonexistent/lines.toml").unwrap_err().contains("/nonexistent/lines.toml"));
+    }
+
+    #[test]
+    fn reads_zones_beside_lines_or_alone() {
+        let c = load_text(
+            "zones",
+            "[[line]]\nname = \"street\"\npoints = [0, 0.6, 1, 0.6]\n[[zone]]\nname = \"lot\"\npoints = [0.1, 0.7, 0.5, 0.7, 0.5, 1.0, 0.1, 1.0]\n[[zone]]\nname = \"gate\"\npoints = [10, 20, 300, 20, 300, 200]\n",
+        )
+        .unwrap();
+        assert_eq!(c.lines.len(), 1);
+        assert_eq!(c.zones.len(), 2);
+        assert_eq!((c.zones[0].name.as_str(), c.zones[0].points.len(), c.zones[0].fractional), ("lot", 4, true));
+        assert_eq!(c.zones[1].points[2], (300.0, 200.0));
+        assert!(!c.zones[1].fractional);
+        let only = load_text("zones", "min-frames = 3\n[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\n").unwrap();
+        assert!(only.lines.is_empty(), "a file with only zones is valid");
+        assert_eq!((only.zones.len(), only.min_frames), (1, Some(3)));
+    }
+
+    #[test]
+    fn bad_zones_are_errors_naming_the_file_and_the_zone() {
+        for (text, why) in [
+            ("[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0]\n", "zone 'lot': an even number of coordinates, at least three corners"),
+            ("[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 1, 2, 2]\n", "zone 'lot': the corners enclose no area"),
+            ("[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\n[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\n", "zone name 'lot' is used twice"),
+            ("[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\ncolour = \"red\"\n", "unknown field `colour`"),
+            ("[[zone]]\npoints = [0, 0, 1, 0, 1, 1]\n", "missing field `name`"),
+            ("min-frames = 3\n", "no [[line]] and no [[zone]]"),
+        ] {
+            let e = load_text("bad-zone", text).unwrap_err();
+            assert!(e.contains("bad-zone-") && e.contains(why), "{e}");
+        }
     }
 }

@@ -6,9 +6,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneOccupant, ZoneState};
+use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
 use traffic_vision::counting::{Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
-use traffic_vision::zones::{ZoneCounter, ZoneSpec};
+use traffic_vision::zones::{self, ZoneCounter, ZoneSpec};
 use traffic_vision::BBox;
 
 use super::config;
@@ -82,18 +82,28 @@ pub struct LineCounter {
 }
 
 impl LineCounter {
-    /// Lines, zones, anchor and hysteresis from the properties or the config file, for a frame size.
+    /// Lines, zones, anchor and hysteresis from the properties and the config file, for a
+    /// frame size.
     fn build_counter(&self, width: u32, height: u32) -> Result<(Counter, ZoneCounter), String> {
         let s = lock(&self.settings).clone();
-        let zone_specs = ZoneSpec::parse_list(&s.zones).map_err(|e| e.to_string())?;
-        let (specs, file_min_frames, file_anchor) = if !s.config.is_empty() {
+        let mut specs = LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?;
+        let mut zone_specs = ZoneSpec::parse_list(&s.zones).map_err(|e| e.to_string())?;
+        let (mut file_min_frames, mut file_anchor) = (None, None);
+        if !s.config.is_empty() {
             let c = config::load(&s.config)?;
-            (c.lines, c.min_frames, c.anchor)
-        } else if !s.lines.is_empty() || !zone_specs.is_empty() {
-            (LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?, None, None)
-        } else {
+            specs.extend(c.lines);
+            zone_specs.extend(c.zones);
+            (file_min_frames, file_anchor) = (c.min_frames, c.anchor);
+        }
+        if specs.is_empty() && zone_specs.is_empty() {
             return Err("no counting line or zone: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...), 'zones' or 'config'".into());
-        };
+        }
+        if let Some(name) = config::duplicate(specs.iter().map(|l| l.name.as_str())) {
+            return Err(format!("line name '{name}' is both in 'lines' and in {}", s.config));
+        }
+        if let Some(name) = config::duplicate(zone_specs.iter().map(|z| z.name.as_str())) {
+            return Err(format!("zone name '{name}' is both in 'zones' and in {}", s.config));
+        }
         let anchor = match file_anchor {
             Some(nick) => AnchorChoice::from_nick(&nick)
                 .ok_or_else(|| format!("{}: anchor '{nick}' is none of bottom-center, center, top-center", s.config))?,
@@ -131,6 +141,30 @@ fn observation(o: &traffic_meta::Object) -> Option<TrackObservation> {
     })
 }
 
+/// The zone events of a frame in metadata form, with the track's plate when known.
+fn zone_events_of(
+    counter: &ZoneCounter,
+    events: Vec<zones::ZoneEvent>,
+    plates: &HashMap<u64, (String, u64)>,
+) -> Vec<ZoneEvent> {
+    events
+        .into_iter()
+        .filter_map(|e| {
+            Some(ZoneEvent {
+                zone: counter.zones().get(e.zone)?.name.clone(),
+                kind: match e.kind {
+                    zones::ZoneEventKind::Enter => ZoneEventKind::Enter,
+                    zones::ZoneEventKind::Exit => ZoneEventKind::Exit,
+                },
+                track_id: e.track_id,
+                plate: plates.get(&e.track_id).map(|(p, _)| p.clone()),
+                class: e.class,
+                dwell: e.dwell,
+            })
+        })
+        .collect()
+}
+
 /// Each zone's occupants at stream time `now` and its entries so far, in metadata form.
 fn zones_of(zones: &ZoneCounter, now: f64) -> Vec<ZoneState> {
     zones
@@ -154,8 +188,8 @@ fn zones_of(zones: &ZoneCounter, now: f64) -> Vec<ZoneState> {
         .collect()
 }
 
-/// The counter's totals (and this frame's crossings) in metadata form.
-fn counts_of(counter: &Counter, crossings: Vec<Crossing>, zones: Vec<ZoneState>) -> Counts {
+/// The counter's totals (and this frame's crossings and zone events) in metadata form.
+fn counts_of(counter: &Counter, crossings: Vec<Crossing>, zones: Vec<ZoneState>, zone_events: Vec<ZoneEvent>) -> Counts {
     let lines = counter
         .lines()
         .iter()
@@ -180,7 +214,7 @@ fn counts_of(counter: &Counter, crossings: Vec<Crossing>, zones: Vec<ZoneState>)
             }
         })
         .collect();
-    Counts { lines, crossings, zones }
+    Counts { lines, crossings, zones, zone_events }
 }
 
 #[glib::object_subclass]
@@ -201,12 +235,12 @@ impl ObjectImpl for LineCounter {
                     .build(),
                 glib::ParamSpecString::builder("zones")
                     .nick("Zones")
-                    .blurb("Polygon zones 'name:x1,y1,x2,y2,x3,y3[,...];...' (fractions of the frame when all coordinates are within 0..1, else pixels): occupancy per class, dwell time and entries of the tracks whose anchor is inside, with the same min-frames hysteresis")
+                    .blurb("Polygon zones 'name:x1,y1,x2,y2,x3,y3[,...];...' (fractions of the frame when all coordinates are within 0..1, else pixels): occupancy per class, dwell time and entries of the tracks whose anchor is inside, with the same min-frames hysteresis; a traffic-zone message per entry and exit")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("config")
                     .nick("Config file")
-                    .blurb("TOML file with [[line]] tables (name, points = [x1,y1,x2,y2], in, out) and optional min-frames and anchor; used instead of 'lines'")
+                    .blurb("TOML file with [[line]] tables (name, points = [x1,y1,x2,y2], in, out), [[zone]] tables (name, points = [x1,y1,x2,y2,x3,y3,...]) and optional min-frames and anchor; its lines and zones are added to those of 'lines' and 'zones'")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("anchor", AnchorChoice::default())
@@ -275,7 +309,7 @@ impl ElementImpl for LineCounter {
             gst::subclass::ElementMetadata::new(
                 "Line counter",
                 "Filter/Analyzer/Video",
-                "Counts tracked objects crossing virtual lines, per class and direction; attaches TrafficCountsMeta and posts traffic-crossing and traffic-summary messages",
+                "Counts tracked objects crossing virtual lines, per class and direction, and in polygon zones; attaches TrafficCountsMeta and posts traffic-crossing, traffic-zone and traffic-summary messages",
                 "traffic-vision developers",
             )
         });
@@ -335,10 +369,12 @@ impl BaseTransformImpl for LineCounter {
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
             let summary = match lock(&self.state).as_ref() {
-                Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now)), s.frame)),
+                Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now), Vec::new()), s.frame)),
                 // EOS before any caps (an empty stream): zero totals, and the lines at a 0x0
                 // frame since no size is known; start() checked that they parse.
-                None => self.build_counter(0, 0).ok().map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0)), 0)),
+                None => {
+                    self.build_counter(0, 0).ok().map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0), Vec::new()), 0))
+                }
             };
             if let Some((counts, frames)) = summary {
                 let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
@@ -379,7 +415,8 @@ impl BaseTransformImpl for LineCounter {
             None if fps.numer() > 0 => frame as f64 * fps.denom() as f64 / fps.numer() as f64,
             None => frame as f64,
         };
-        state.zones.update(state.now, &present);
+        let zone_events = state.zones.update(state.now, &present);
+        let zone_events = zone_events_of(&state.zones, zone_events, &state.plates);
         let crossings: Vec<Crossing> = events
             .iter()
             .map(|e| {
@@ -393,7 +430,7 @@ impl BaseTransformImpl for LineCounter {
                 }
             })
             .collect();
-        let counts = counts_of(&state.counter, crossings, zones_of(&state.zones, state.now));
+        let counts = counts_of(&state.counter, crossings, zones_of(&state.zones, state.now), zone_events);
         let pts = buf.pts();
         let running_time = self
             .obj()
@@ -404,6 +441,11 @@ impl BaseTransformImpl for LineCounter {
         for c in &counts.crossings {
             gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
             let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage { crossing: c.clone(), pts, running_time });
+            let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        }
+        for e in &counts.zone_events {
+            gst::debug!(CAT, imp = self, "track {} {} {} {} ({:.1} s)", e.track_id, e.class, e.kind.as_str(), e.zone, e.dwell);
+            let s = traffic_meta::zone_structure(&traffic_meta::ZoneMessage { event: e.clone(), pts, running_time });
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
         traffic_meta::set_counts(buf, &counts);

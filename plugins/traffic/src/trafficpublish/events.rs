@@ -1,12 +1,12 @@
 //! Events of schema `traffic-vision/events` version 1 (docs/events.md): a `crossing` per line
-//! crossing, a `plate` when a track's voted plate text is first read or changes, a `summary` at
-//! the end of the stream.
+//! crossing, a `zone-enter` and a `zone-exit` per visit of a zone, a `plate` when a track's voted
+//! plate text is first read or changes, a `summary` at the end of the stream.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
-use traffic_meta::{Counts, LineTotals, Object};
+use traffic_meta::{Counts, LineTotals, Object, ZoneEventKind, ZoneState};
 
 use super::EventKinds;
 
@@ -32,6 +32,7 @@ pub struct EventSource {
     plates: HashMap<u64, PlateSeen>,
     /// The latest totals: a summary at the end repeats them.
     lines: Vec<LineTotals>,
+    zones: Vec<ZoneState>,
     frames: u64,
     last_pts: Option<u64>,
 }
@@ -48,6 +49,26 @@ pub(super) fn line_totals(line: &LineTotals) -> Value {
     Value::Object(per_class)
 }
 
+/// Three decimals: milliseconds of dwell, a confidence finer than any model's.
+pub(super) fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// `{class: n}`: who is inside a zone now.
+pub(super) fn zone_occupancy(zone: &ZoneState) -> Value {
+    let mut per_class = Map::new();
+    for o in &zone.occupants {
+        let n = per_class.entry(o.class.clone()).or_insert(Value::from(0u64));
+        *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+    }
+    Value::Object(per_class)
+}
+
+/// `{class: n}`: how many entered a zone so far.
+pub(super) fn zone_entries(zone: &ZoneState) -> Value {
+    Value::Object(zone.entries.iter().map(|(c, n)| (c.clone(), Value::from(*n))).collect())
+}
+
 impl EventSource {
     pub fn new(kinds: EventKinds, source: Option<String>) -> EventSource {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
@@ -58,6 +79,7 @@ impl EventSource {
             seq: 0,
             plates: HashMap::new(),
             lines: Vec::new(),
+            zones: Vec::new(),
             frames: 0,
             last_pts: None,
         }
@@ -82,7 +104,8 @@ impl EventSource {
         Value::Object(m)
     }
 
-    /// The events of one frame: its crossings, then its new plate readings.
+    /// The events of one frame: its crossings, its zone entries and exits, then its new plate
+    /// readings.
     pub fn frame(&mut self, frame: u64, pts: Option<u64>, objects: &[Object], counts: Option<&Counts>) -> Vec<Value> {
         self.frames = frame + 1;
         self.last_pts = pts.or(self.last_pts);
@@ -99,11 +122,38 @@ impl EventSource {
                     events.push(self.event("crossing", frame, pts, body));
                 }
             }
+            self.zones.clone_from(&counts.zones);
+            if self.kinds.contains(EventKinds::ZONE) {
+                self.zone_events(frame, pts, counts, &mut events);
+            }
         }
         if self.kinds.contains(EventKinds::PLATE) {
             self.plate_events(frame, pts, objects, &mut events);
         }
         events
+    }
+
+    /// `zone-enter` with the zone's entries after it, `zone-exit` with the visit's dwell; both
+    /// with the zone's occupancy after the event.
+    fn zone_events(&mut self, frame: u64, pts: Option<u64>, counts: &Counts, events: &mut Vec<Value>) {
+        for e in &counts.zone_events {
+            let zone = counts.zones.iter().find(|z| z.name == e.zone);
+            let mut body = json!({
+                "zone": e.zone, "track_id": e.track_id, "class": e.class, "plate": e.plate,
+                "occupancy": zone.map(zone_occupancy),
+            });
+            let kind = match e.kind {
+                ZoneEventKind::Enter => {
+                    body["entries"] = zone.map(zone_entries).into();
+                    "zone-enter"
+                }
+                ZoneEventKind::Exit => {
+                    body["dwell"] = round3(e.dwell).into();
+                    "zone-exit"
+                }
+            };
+            events.push(self.event(kind, frame, pts, body));
+        }
     }
 
     fn plate_events(&mut self, frame: u64, pts: Option<u64>, objects: &[Object], events: &mut Vec<Value>) {
@@ -126,7 +176,7 @@ impl EventSource {
             self.plates.insert(track.id, PlateSeen { text: plate.track_text.clone(), frame });
             let body = json!({
                 "track_id": track.id, "class": track.label, "text": plate.track_text,
-                "confidence": (plate.track_confidence * 1000.0).round() / 1000.0, "previous": previous,
+                "confidence": round3(plate.track_confidence), "previous": previous,
             });
             events.push(self.event("plate", frame, pts, body));
         }
@@ -135,14 +185,23 @@ impl EventSource {
         }
     }
 
-    /// The end-of-stream summary: frames seen and the final totals, if summaries are selected.
+    /// The end-of-stream summary: frames seen, the final totals and, with zones, each zone's
+    /// entries and who is still inside; if summaries are selected.
     pub fn summary(&mut self) -> Option<Value> {
         if !self.kinds.contains(EventKinds::SUMMARY) {
             return None;
         }
         let totals: Map<String, Value> = self.lines.iter().map(|l| (l.name.clone(), line_totals(l))).collect();
         let crossings: u64 = self.lines.iter().flat_map(|l| &l.totals).map(|t| t.count).sum();
-        let body = json!({"frames": self.frames, "crossings": crossings, "totals": totals});
+        let mut body = json!({"frames": self.frames, "crossings": crossings, "totals": totals});
+        if !self.zones.is_empty() {
+            let zones: Map<String, Value> = self
+                .zones
+                .iter()
+                .map(|z| (z.name.clone(), json!({"entries": zone_entries(z), "occupancy": zone_occupancy(z)})))
+                .collect();
+            body["zones"] = Value::Object(zones);
+        }
         let (frame, pts) = (self.frames.saturating_sub(1), self.last_pts);
         Some(self.event("summary", frame, pts, body))
     }
@@ -151,7 +210,7 @@ impl EventSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use traffic_meta::{ClassTotal, Crossing, PixelBox, Plate, Track};
+    use traffic_meta::{ClassTotal, Crossing, PixelBox, Plate, Track, ZoneEvent, ZoneOccupant};
 
     fn vehicle(roi_id: i32, track_id: u64) -> Object {
         Object {
@@ -188,6 +247,32 @@ mod tests {
             }],
             crossings,
             zones: vec![],
+            zone_events: vec![],
+        }
+    }
+
+    /// The counts of a frame on which `events` happened in zone `lot`, with `inside` in it.
+    fn zone_counts(events: Vec<(ZoneEventKind, u64, f64)>, inside: &[u64], entries: u64) -> Counts {
+        let occupant = |id| ZoneOccupant { track_id: id, class: "car".into(), dwell: 1.0 };
+        Counts {
+            zones: vec![ZoneState {
+                name: "lot".into(),
+                points: vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)],
+                occupants: inside.iter().map(|id| occupant(*id)).collect(),
+                entries: vec![("car".into(), entries)],
+            }],
+            zone_events: events
+                .into_iter()
+                .map(|(kind, track_id, dwell)| ZoneEvent {
+                    zone: "lot".into(),
+                    kind,
+                    track_id,
+                    class: "car".into(),
+                    dwell,
+                    plate: None,
+                })
+                .collect(),
+            ..Counts::default()
         }
     }
 
@@ -226,6 +311,28 @@ mod tests {
         assert_eq!((changed[0]["text"].as_str(), changed[0]["previous"].as_str()), (Some("AB123"), Some("AB12")));
         let other = src.frame(4, None, &[vehicle(1, 6), plate(1, "AB123")], None);
         assert_eq!(other.len(), 1, "another track with the same text is its own event");
+    }
+
+    #[test]
+    fn zone_enter_and_exit_events_with_occupancy_entries_and_dwell() {
+        let mut src = EventSource::new(EventKinds::all(), Some("cam1".into()));
+        let entered = src.frame(5, Some(200), &[], Some(&zone_counts(vec![(ZoneEventKind::Enter, 3, 0.0)], &[3], 1)));
+        assert_eq!(entered.len(), 1);
+        let e = &entered[0];
+        assert_eq!((e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()), (Some(SCHEMA), Some(1), Some("zone-enter")));
+        assert_eq!((e["zone"].as_str(), e["track_id"].as_u64(), e["class"].as_str()), (Some("lot"), Some(3), Some("car")));
+        assert_eq!((e["occupancy"]["car"].as_u64(), e["entries"]["car"].as_u64(), e["source"].as_str()), (Some(1), Some(1), Some("cam1")));
+        assert!(e["plate"].is_null() && e.get("dwell").is_none());
+        let left = src.frame(9, Some(360), &[], Some(&zone_counts(vec![(ZoneEventKind::Exit, 3, 4.12345)], &[], 1)));
+        let e = &left[0];
+        assert_eq!((e["type"].as_str(), e["track_id"].as_u64(), e["dwell"].as_f64()), (Some("zone-exit"), Some(3), Some(4.123)));
+        assert_eq!((e["frame"].as_u64(), e["pts"].as_u64(), e["seq"].as_u64()), (Some(9), Some(360), Some(1)));
+        assert_eq!(e["occupancy"], json!({}), "the zone is empty after it left");
+        assert!(e.get("entries").is_none());
+        let summary = src.summary().unwrap();
+        assert_eq!(summary["zones"]["lot"], json!({"entries": {"car": 1}, "occupancy": {}}));
+        let mut no_zones = EventSource::new(EventKinds::CROSSING | EventKinds::SUMMARY, None);
+        assert!(no_zones.frame(0, None, &[], Some(&zone_counts(vec![(ZoneEventKind::Enter, 3, 0.0)], &[3], 1))).is_empty());
     }
 
     #[test]

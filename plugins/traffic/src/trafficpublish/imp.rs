@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use serde_json::{json, Map, Value};
 use traffic_meta::{Counts, Object, PixelBox};
 
-use super::events::{line_totals, EventSource};
+use super::events::{line_totals, round3, zone_entries, zone_occupancy, EventSource};
 use super::redis::RedisUrl;
 use super::sender::{self, Sender, Stats};
 use super::EventKinds;
@@ -189,33 +189,36 @@ fn plate_json(p: &Object) -> Value {
     Value::Object(m)
 }
 
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
-/// Zones on every frame (`{zone: {occupancy: {class: n}, occupants: [...], entries: {class: n}}}`);
-/// crossings of this frame, and the running totals after them: `{line: {class: {direction: n}}}`.
+/// Zones on every frame (`{zone: {occupancy: {class: n}, occupants: [...], entries: {class: n}}}`)
+/// and the entries and exits of this frame (`zone_events`); crossings of this frame, and the
+/// running totals after them: `{line: {class: {direction: n}}}`.
 fn counts_json(counts: &Counts, m: &mut Map<String, Value>) {
     if !counts.zones.is_empty() {
         let zones: Map<String, Value> = counts
             .zones
             .iter()
             .map(|z| {
-                let mut occupancy = Map::new();
-                for o in &z.occupants {
-                    let n = occupancy.entry(o.class.clone()).or_insert(Value::from(0u64));
-                    *n = Value::from(n.as_u64().unwrap_or(0) + 1);
-                }
                 let occupants: Vec<Value> = z
                     .occupants
                     .iter()
                     .map(|o| json!({"track_id": o.track_id, "class": o.class, "dwell": round3(o.dwell)}))
                     .collect();
-                let entries: Map<String, Value> = z.entries.iter().map(|(c, n)| (c.clone(), Value::from(*n))).collect();
-                (z.name.clone(), json!({"occupancy": occupancy, "occupants": occupants, "entries": entries}))
+                let body = json!({"occupancy": zone_occupancy(z), "occupants": occupants, "entries": zone_entries(z)});
+                (z.name.clone(), body)
             })
             .collect();
         m.insert("zones".into(), Value::Object(zones));
+    }
+    if !counts.zone_events.is_empty() {
+        let events: Vec<Value> = counts
+            .zone_events
+            .iter()
+            .map(|e| {
+                json!({"zone": e.zone, "event": e.kind.as_str(), "track_id": e.track_id, "class": e.class,
+                    "dwell": round3(e.dwell), "plate": e.plate})
+            })
+            .collect();
+        m.insert("zone_events".into(), Value::Array(events));
     }
     if counts.crossings.is_empty() {
         return;
@@ -269,7 +272,7 @@ impl ObjectImpl for TrafficPublish {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
-                    .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line; zones (occupancy, occupants with dwell seconds, entries) on every frame when linecounter has zones")
+                    .blurb("File to write the JSON lines to ('-': standard output); one line per frame: frame, pts (ns), width, height, objects (class, class_id, confidence, box [x1,y1,x2,y2] in pixels, track_id/age/predicted/track_class and plate when present), and crossings and totals on frames where a track crossed a counting line; zones (occupancy, occupants with dwell seconds, entries) on every frame when linecounter has zones, and zone_events on frames where a track entered or left one")
                     .default_value(Some(STDOUT))
                     .mutable_ready()
                     .build(),
@@ -281,7 +284,7 @@ impl ObjectImpl for TrafficPublish {
                     .build(),
                 glib::ParamSpecFlags::builder::<EventKinds>("events")
                     .nick("Events")
-                    .blurb("Events to publish to events-location and redis-url (schema traffic-vision/events v1, docs/events.md)")
+                    .blurb("Events to publish to events-location and redis-url (schema traffic-vision/events v1, docs/events.md): crossing, zone (zone-enter, zone-exit), plate, summary")
                     .default_value(EventKinds::all())
                     .mutable_ready()
                     .build(),
@@ -403,7 +406,7 @@ impl ElementImpl for TrafficPublish {
             gst::subclass::ElementMetadata::new(
                 "Traffic metadata publisher",
                 "Filter/Analyzer/Video",
-                "Writes every frame's detections, tracks, plates and counts as one JSON line, and crossing, plate and summary events as JSON lines and to a Redis stream; passes the video through",
+                "Writes every frame's detections, tracks, plates and counts as one JSON line, and crossing, zone, plate and summary events as JSON lines and to a Redis stream; passes the video through",
                 "traffic-vision developers",
             )
         });
@@ -607,11 +610,23 @@ mod tests {
                 ],
                 entries: vec![("car".into(), 5)],
             }],
+            zone_events: vec![traffic_meta::ZoneEvent {
+                zone: "lot".into(),
+                kind: traffic_meta::ZoneEventKind::Exit,
+                track_id: 2,
+                class: "truck".into(),
+                dwell: 7.00049,
+                plate: Some("XY9".into()),
+            }],
         };
         let v = frame_json(3, Some(gst::ClockTime::from_mseconds(40)), size, &[car, plate], Some(&counts));
         assert_eq!(v["zones"]["lot"]["occupancy"]["car"], 2);
         assert_eq!(v["zones"]["lot"]["occupants"][0], json!({"track_id": 4, "class": "car", "dwell": 12.346}));
         assert_eq!(v["zones"]["lot"]["entries"]["car"], 5);
+        assert_eq!(
+            v["zone_events"],
+            json!([{"zone": "lot", "event": "exit", "track_id": 2, "class": "truck", "dwell": 7.0, "plate": "XY9"}])
+        );
         assert_eq!(v["crossings"][0]["track_id"], 4);
         assert_eq!(v["totals"]["road"]["car"]["down"], 2);
         assert_eq!(v["frame"], 3);

@@ -1,5 +1,6 @@
-//! `trafficpublish`: every frame's metadata as one JSON line, and events (crossings, plates, a
-//! summary) as JSON lines and to a Redis stream, delivered at least once.
+//! `trafficpublish`: every frame's metadata as one JSON line, and events (crossings, zone
+//! entries and exits, plates, a summary) as JSON lines and to a Redis stream, delivered at
+//! least once.
 
 use gst::glib;
 use gst::prelude::*;
@@ -19,6 +20,8 @@ pub enum EventKinds {
     PLATE = 0b010,
     #[flags_value(name = "The totals at the end of the stream", nick = "summary")]
     SUMMARY = 0b100,
+    #[flags_value(name = "A track entered or left a zone", nick = "zone")]
+    ZONE = 0b1000,
 }
 
 glib::wrapper! {
