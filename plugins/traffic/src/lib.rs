@@ -6,6 +6,7 @@ mod mottracker;
 mod overlay;
 mod platedetect;
 mod plateocr;
+mod stats;
 mod trafficpublish;
 mod trafficsrc;
 mod video;
@@ -14,6 +15,15 @@ mod yolodetect;
 /// Locks a mutex even if a panicking thread poisoned it: element state stays usable.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The model file of a `model` property: its value, or `default` in the weights folder when empty.
+pub(crate) fn model_path(setting: &str, default: &str) -> std::path::PathBuf {
+    if setting.is_empty() {
+        traffic_vision::runtime::weight(default)
+    } else {
+        std::path::PathBuf::from(setting)
+    }
 }
 
 /// The GStreamer error for a vision-core failure at start-up (model or runtime loading).

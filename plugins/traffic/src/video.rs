@@ -1,10 +1,13 @@
-//! What every pixel-reading element shares: the raw formats we accept, and the mapping of a
-//! GStreamer video frame onto a `traffic_vision::Frame`.
+//! What every video element shares: the raw formats we accept, the caps' video info, the
+//! mapping of a GStreamer video frame onto a `traffic_vision::Frame`, and the boxes between the
+//! vision core and the metadata.
 
+use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoFrameRef};
+use traffic_meta::PixelBox;
 use traffic_vision::frame::YuvToRgb;
-use traffic_vision::{Frame, PixelFormat, VisionError, YuvMatrix};
+use traffic_vision::{BBox, Frame, PixelFormat, VisionError, YuvMatrix};
 
 const FORMATS: [VideoFormat; 8] = [
     VideoFormat::Rgb,
@@ -33,6 +36,11 @@ pub fn pad_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
         .into_iter()
         .filter_map(|(name, direction)| gst::PadTemplate::new(name, direction, gst::PadPresence::Always, caps).ok())
         .collect()
+}
+
+/// The video info of negotiated caps; a failure is logged in the caller's debug category.
+pub fn info_from_caps(cat: &gst::DebugCategory, caps: &gst::Caps) -> Result<gst_video::VideoInfo, gst::LoggableError> {
+    gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::loggable_error!(cat, "cannot parse caps {caps}"))
 }
 
 /// Our name for a GStreamer raw format, for the formats of [`caps`].
@@ -71,7 +79,7 @@ pub fn format_of(info: &gst_video::VideoInfo) -> Result<PixelFormat, VisionError
 }
 
 /// Borrows the planes of a mapped frame.
-pub fn frame<'a>(vframe: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, VisionError> {
+fn frame<'a>(vframe: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, VisionError> {
     let info = vframe.info();
     let format = format_of(info)?;
     let n = info.n_planes() as usize;
@@ -80,6 +88,40 @@ pub fn frame<'a>(vframe: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>
         planes.push(vframe.plane_data(p).map_err(|e| VisionError::Frame(e.to_string()))?);
     }
     Frame::new(format, info.width() as usize, info.height() as usize, &planes, &strides(info), yuv_of(info))
+}
+
+/// Maps `buf` readable and runs `step` on its frame. A failure of either is posted as a stream
+/// error of `imp`: "cannot map the video frame", or "`what` failed: <reason>".
+pub fn read_frame<E: ElementImpl, T>(
+    imp: &E,
+    buf: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    what: &str,
+    step: impl FnOnce(&Frame) -> Result<T, VisionError>,
+) -> Result<T, gst::FlowError> {
+    let vframe = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|_| {
+        gst::element_imp_error!(imp, gst::StreamError::Failed, ["cannot map the video frame"]);
+        gst::FlowError::Error
+    })?;
+    frame(&vframe).and_then(|frame| step(&frame)).map_err(|e| {
+        gst::element_imp_error!(imp, gst::StreamError::Failed, ["{} failed: {}", what, e]);
+        gst::FlowError::Error
+    })
+}
+
+/// A vision-core box in metadata pixels.
+pub fn pixel_box(b: &BBox) -> PixelBox {
+    PixelBox { x1: b.x1 as f64, y1: b.y1 as f64, x2: b.x2 as f64, y2: b.y2 as f64 }
+}
+
+/// A metadata box as a vision-core box.
+pub fn vision_box(b: &PixelBox) -> BBox {
+    BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32)
+}
+
+/// A vision-core detection as metadata, with its class name.
+pub fn meta_detection(d: &traffic_vision::Detection, label: String) -> traffic_meta::Detection {
+    traffic_meta::Detection { label, label_id: d.class_id, confidence: d.score as f64, bbox: pixel_box(&d.bbox) }
 }
 
 /// The frame size the metadata coordinates refer to.

@@ -340,8 +340,7 @@ impl BaseTransformImpl for LineCounter {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         let mut guard = lock(&self.state);
         let same_size = guard.as_ref().is_some_and(|s| s.info.width() == info.width() && s.info.height() == info.height());
         if same_size {

@@ -5,9 +5,9 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use traffic_meta::{Detection as MetaDetection, FrameSize, PixelBox, Track, NO_PARENT};
+use traffic_meta::{Detection as MetaDetection, FrameSize, Track, NO_PARENT};
 use traffic_vision::tracker::{TrackedObject, Tracker, TrackerConfig};
-use traffic_vision::{BBox, Detection};
+use traffic_vision::Detection;
 
 use crate::lock;
 use crate::video;
@@ -251,8 +251,7 @@ impl BaseTransformImpl for MotTracker {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         let config = lock(&self.settings).tracker_config(fps_of(&info));
         if let Some(state) = lock(&self.state).as_mut() {
             // The frame rate is known only now; tracks survive a renegotiation of the same geometry.
@@ -295,7 +294,7 @@ impl BaseTransformImpl for MotTracker {
             let detections: Vec<Detection> = objects
                 .iter()
                 .map(|(_, d)| Detection {
-                    bbox: BBox::new(d.bbox.x1 as f32, d.bbox.y1 as f32, d.bbox.x2 as f32, d.bbox.y2 as f32),
+                    bbox: video::vision_box(&d.bbox),
                     score: d.confidence as f32,
                     class_id: d.label_id,
                 })
@@ -335,7 +334,7 @@ fn add_predicted(buf: &mut gst::BufferRef, size: FrameSize, t: &TrackedObject, l
         label: label_of(t.class_id, labels),
         label_id: t.class_id,
         confidence: t.score as f64,
-        bbox: PixelBox { x1: b.x1 as f64, y1: b.y1 as f64, x2: b.x2 as f64, y2: b.y2 as f64 },
+        bbox: video::pixel_box(&b),
     };
     let roi_id = traffic_meta::add_detection(buf, size, &det, NO_PARENT);
     traffic_meta::set_track(buf, roi_id, &track_of(t, labels));

@@ -225,8 +225,7 @@ impl BaseTransformImpl for Overlay {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         if let Some(state) = lock(&self.state).as_mut() {
             let resized =
                 state.info.as_ref().is_some_and(|old| (old.width(), old.height()) != (info.width(), info.height()));

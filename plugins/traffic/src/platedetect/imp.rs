@@ -1,5 +1,4 @@
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -7,15 +6,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use traffic_meta::{Detection, PixelBox, NO_PARENT};
+use traffic_meta::{PixelBox, NO_PARENT};
 use traffic_vision::plate_mosaic::{self, Mosaic};
 use traffic_vision::plate_schedule::{self, SearchSchedule};
-use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, YoloDetector};
+use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, VisionError, YoloDetector};
 
 use crate::plateocr::PLATE_READ_EVENT;
-use crate::lock;
-use crate::video;
-use crate::start_error;
+use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("platedetect", gst::DebugColorFlags::empty(), Some("Licence-plate detector"))
@@ -67,17 +64,8 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    fn model_path(&self) -> PathBuf {
-        if self.model.is_empty() {
-            traffic_vision::runtime::weight(DEFAULT_MODEL)
-        } else {
-            PathBuf::from(&self.model)
-        }
-    }
-}
-
-#[derive(Clone, Default)]
+/// Running totals for the `stats` property.
+#[derive(Default)]
 struct Stats {
     frames: u64,
     inferences: u64,
@@ -88,13 +76,12 @@ struct Stats {
 }
 
 impl Stats {
-    /// Mean milliseconds of detection time per `count` (0 when none).
-    fn ms_per(&self, count: u64) -> f64 {
-        if count == 0 {
-            0.0
-        } else {
-            self.time.as_secs_f64() * 1e3 / count as f64
-        }
+    fn structure(&self) -> gst::Structure {
+        stats::structure(
+            "platedetect-stats",
+            &[("frames", self.frames), ("inferences", self.inferences), ("crops", self.crops), ("plates", self.plates)],
+            &[("ms-per-inference", self.time, self.inferences), ("ms-per-crop", self.time, self.crops)],
+        )
     }
 }
 
@@ -114,7 +101,6 @@ struct State {
     tracks: HashMap<u64, TrackState>,
     /// A tracker runs upstream (some vehicle carried a track ID on this stream).
     tracked_stream: bool,
-    stats: Stats,
 }
 
 #[derive(Default)]
@@ -123,8 +109,8 @@ pub struct PlateDetect {
     state: Mutex<Option<State>>,
     /// Best `track_confidence` per track, as `plateocr` reports it upstream.
     read: Mutex<HashMap<u64, f64>>,
-    /// A copy of the stats after each frame: reading the property never waits for inference.
-    published: Mutex<Stats>,
+    /// Apart from `state`, so that reading `stats` never waits for an inference.
+    stats: Mutex<Stats>,
 }
 
 /// A vehicle to search: its ROI id, track and box.
@@ -208,11 +194,7 @@ impl ObjectImpl for PlateDetect {
                     .default_value(d.threads)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("frames, inferences, crops (vehicles searched), plates, and mean milliseconds per inference and per crop (crop, letterbox, model, decode)")
-                    .read_only()
-                    .build(),
+                stats::property("frames, inferences, crops (vehicles searched), plates, and mean milliseconds per inference and per crop (crop, letterbox, model, decode)"),
             ]
         });
         PROPERTIES.as_ref()
@@ -237,7 +219,7 @@ impl ObjectImpl for PlateDetect {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = lock(&self.settings);
         match pspec.name() {
-            "model" => s.model_path().to_string_lossy().to_value(),
+            "model" => crate::model_path(&s.model, DEFAULT_MODEL).to_string_lossy().to_value(),
             "conf-threshold" => s.conf_threshold.to_value(),
             "min-vehicle-size" => s.min_vehicle_size.to_value(),
             "interval" => s.interval.to_value(),
@@ -246,7 +228,7 @@ impl ObjectImpl for PlateDetect {
             "mode" => s.mode.to_value(),
             "mosaic" => s.mosaic.to_value(),
             "threads" => s.threads.to_value(),
-            "stats" => self.stats().to_value(),
+            "stats" => lock(&self.stats).structure().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -281,7 +263,7 @@ impl BaseTransformImpl for PlateDetect {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let config = DetectorConfig {
-            model: settings.model_path(),
+            model: crate::model_path(&settings.model, DEFAULT_MODEL),
             conf_threshold: settings.conf_threshold as f32,
             threads: settings.threads as usize,
             classes: ClassFilter::All,
@@ -303,34 +285,22 @@ impl BaseTransformImpl for PlateDetect {
             frame_index: 0,
             tracks: HashMap::new(),
             tracked_stream: false,
-            stats: Stats::default(),
         });
         lock(&self.read).clear();
-        *lock(&self.published) = Stats::default();
+        *lock(&self.stats) = Stats::default();
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(state) = lock(&self.state).take() {
-            let s = &state.stats;
-            gst::info!(
-                CAT,
-                imp = self,
-                "platedetect-summary: frames={} inferences={} crops={} plates={} ms-per-inference={:.2} ms-per-crop={:.2}",
-                s.frames,
-                s.inferences,
-                s.crops,
-                s.plates,
-                s.ms_per(s.inferences),
-                s.ms_per(s.crops)
-            );
+        if lock(&self.state).take().is_some() {
+            let summary = stats::summary(&lock(&self.stats).structure());
+            gst::info!(CAT, imp = self, "platedetect-summary: {summary}");
         }
         Ok(())
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         if let Some(state) = lock(&self.state).as_mut() {
             state.info = Some(info);
         }
@@ -362,81 +332,6 @@ impl BaseTransformImpl for PlateDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let result = self.process(buf);
-        if let Some(state) = lock(&self.state).as_ref() {
-            *lock(&self.published) = state.stats.clone();
-        }
-        result
-    }
-}
-
-fn to_bbox(b: &PixelBox) -> BBox {
-    BBox::new(b.x1 as f32, b.y1 as f32, b.x2 as f32, b.y2 as f32)
-}
-
-/// The whole pixels a box covers, `x, y, w, h`.
-fn crop_extent(bbox: &PixelBox) -> [usize; 4] {
-    let x1 = bbox.x1.floor().max(0.0) as usize;
-    let y1 = bbox.y1.floor().max(0.0) as usize;
-    let x2 = bbox.x2.ceil().max(0.0) as usize;
-    let y2 = bbox.y2.ceil().max(0.0) as usize;
-    [x1, y1, x2.saturating_sub(x1), y2.saturating_sub(y1)]
-}
-
-/// A vehicle box as a crop rectangle `x, y, w, h` inside the frame; `None` when degenerate.
-fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
-    let [x1, y1, w, h] = crop_extent(bbox);
-    let x2 = (x1 + w).min(frame.width);
-    let y2 = (y1 + h).min(frame.height);
-    (x2 > x1 + 1 && y2 > y1 + 1 && x1 < frame.width && y1 < frame.height).then_some([x1, y1, x2 - x1, y2 - y1])
-}
-
-/// The best plate inside each vehicle box, in frame pixels, with the vehicle's ROI id. Small
-/// crops share an inference in a mosaic (when `mosaic`); the others take the input alone.
-fn search_vehicles(
-    state: &mut State,
-    frame: &Frame,
-    vehicles: &[&Vehicle],
-    mosaic: bool,
-) -> Result<Vec<(traffic_vision::Detection, i32)>, traffic_vision::VisionError> {
-    let rects: Vec<([usize; 4], i32)> =
-        vehicles.iter().filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id))).collect();
-    let sizes: Vec<(usize, usize)> = rects.iter().map(|([_, _, w, h], _)| (*w, *h)).collect();
-    let per_input = if mosaic { state.mosaic.capacity() } else { 1 };
-    let mut plates = Vec::new();
-    for group in plate_mosaic::plan(&sizes, state.mosaic.tile_size(), per_input) {
-        let crops = group
-            .iter()
-            .map(|&i| {
-                let [x, y, w, h] = rects[i].0;
-                frame.crop(x, y, w, h)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        state.stats.inferences += 1;
-        let found: Vec<Option<traffic_vision::Detection>> = if let [(crop, ox, oy)] = &crops[..] {
-            let best = state.detector.detect(crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
-            let (ox, oy) = (*ox as f32, *oy as f32);
-            vec![best.map(|d| traffic_vision::Detection {
-                bbox: BBox::new(d.bbox.x1 + ox, d.bbox.y1 + oy, d.bbox.x2 + ox, d.bbox.y2 + oy),
-                ..d
-            })]
-        } else {
-            let input = state.mosaic.compose(&crops)?;
-            let dets = state.detector.detect(&input)?;
-            state.mosaic.best_per_crop(&dets)
-        };
-        for (&i, d) in group.iter().zip(found) {
-            if let Some(d) = d {
-                plates.push((d, rects[i].1));
-            }
-        }
-    }
-    Ok(plates)
-}
-
-impl PlateDetect {
-    /// One frame: search / read, and account for it in the stats.
-    fn process(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = lock(&self.settings).clone();
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
@@ -444,7 +339,7 @@ impl PlateDetect {
         let size = video::frame_size(&info);
         let index = state.frame_index;
         state.frame_index += 1;
-        state.stats.frames += 1;
+        lock(&self.stats).frames += 1;
         state.detector.set_thresholds(settings.conf_threshold as f32, 0.45);
 
         let objects = traffic_meta::objects(buf, size);
@@ -501,7 +396,7 @@ impl PlateDetect {
                     });
                     t.last_seen = index;
                     let progress = read_now > t.read_at_search;
-                    if !t.schedule.due(index, to_bbox(&v.bbox), progress, interval, max_interval) {
+                    if !t.schedule.due(index, video::vision_box(&v.bbox), progress, interval, max_interval) {
                         if settings.mosaic && fits_tile(v) {
                             spare.push((id, v, read_now));
                         }
@@ -523,7 +418,7 @@ impl PlateDetect {
             for (id, v, read_now) in spare.into_iter().take(capacity - small % capacity) {
                 if let Some(t) = state.tracks.get_mut(&id) {
                     let progress = read_now > t.read_at_search;
-                    t.schedule.searched(index, to_bbox(&v.bbox), progress, interval, max_interval);
+                    t.schedule.searched(index, video::vision_box(&v.bbox), progress, interval, max_interval);
                     t.read_at_search = read_now;
                 }
                 todo.push(v);
@@ -535,77 +430,115 @@ impl PlateDetect {
             return Ok(gst::FlowSuccess::Ok);
         }
 
-        // (plate detection, parent ROI id)
-        let mut plates: Vec<(traffic_vision::Detection, i32)> = Vec::new();
-        {
-            let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the video frame"]);
-                gst::FlowError::Error
-            })?;
-            let frame = video::frame(&vframe).map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
-                gst::FlowError::Error
-            })?;
-            let fail = |e: traffic_vision::VisionError| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["plate detection failed: {}", e]);
-                gst::FlowError::Error
-            };
+        // (plate detection, parent ROI id), and the inferences that found them.
+        let (mut inferences, mut time) = (0, Duration::ZERO);
+        let plates = video::read_frame(self, buf, &info, "plate detection", |frame| {
+            let mut plates = Vec::new();
             if !whole_frame {
                 let t0 = Instant::now();
-                let found = search_vehicles(state, &frame, &todo, settings.mosaic).map_err(fail)?;
-                state.stats.time += t0.elapsed();
-                state.stats.crops += todo.len() as u64;
-                plates.extend(found);
+                (plates, inferences) =
+                    search_vehicles(&mut state.detector, &mut state.mosaic, frame, &todo, settings.mosaic)?;
+                time += t0.elapsed();
             }
             // auto: a frame whose vehicles showed no plate is searched whole (close-ups where the
             // vehicle box is cut by the frame or misses the plate).
             if whole_frame || (settings.mode == Mode::Auto && plates.is_empty() && searched) {
                 let t0 = Instant::now();
-                let dets = state.detector.detect(&frame).map_err(fail)?;
-                state.stats.time += t0.elapsed();
-                state.stats.inferences += 1;
-                for d in dets {
-                    // The vehicle holding the plate's centre, if any (the smallest such).
-                    let (cx, cy) = ((d.bbox.x1 + d.bbox.x2) as f64 / 2.0, (d.bbox.y1 + d.bbox.y2) as f64 / 2.0);
-                    let parent = vehicles
-                        .iter()
-                        .filter(|v| cx >= v.bbox.x1 && cx <= v.bbox.x2 && cy >= v.bbox.y1 && cy <= v.bbox.y2)
-                        .min_by(|a, b| {
-                            (a.bbox.width() * a.bbox.height()).total_cmp(&(b.bbox.width() * b.bbox.height()))
-                        })
-                        .map_or(NO_PARENT, |v| v.roi_id);
-                    plates.push((d, parent));
-                }
+                let dets = state.detector.detect(frame)?;
+                time += t0.elapsed();
+                inferences += 1;
+                plates.extend(dets.into_iter().map(|d| {
+                    let parent = vehicle_around(&d, &vehicles);
+                    (d, parent)
+                }));
             }
+            Ok(plates)
+        })?;
+        {
+            let mut totals = lock(&self.stats);
+            totals.inferences += inferences;
+            totals.time += time;
+            totals.crops += todo.len() as u64;
+            totals.plates += plates.len() as u64;
         }
-        state.stats.plates += plates.len() as u64;
         for (d, parent) in &plates {
-            let det = Detection {
-                label: state.label.clone(),
-                label_id: d.class_id,
-                confidence: d.score as f64,
-                bbox: PixelBox {
-                    x1: d.bbox.x1 as f64,
-                    y1: d.bbox.y1 as f64,
-                    x2: d.bbox.x2 as f64,
-                    y2: d.bbox.y2 as f64,
-                },
-            };
-            traffic_meta::add_plate_box(buf, size, &det, *parent);
+            traffic_meta::add_plate_box(buf, size, &video::meta_detection(d, state.label.clone()), *parent);
         }
         gst::trace!(CAT, imp = self, "frame {index}: {} plates", plates.len());
         Ok(gst::FlowSuccess::Ok)
     }
+}
 
-    fn stats(&self) -> gst::Structure {
-        let s = lock(&self.published).clone();
-        gst::Structure::builder("platedetect-stats")
-            .field("frames", s.frames)
-            .field("inferences", s.inferences)
-            .field("crops", s.crops)
-            .field("plates", s.plates)
-            .field("ms-per-inference", s.ms_per(s.inferences))
-            .field("ms-per-crop", s.ms_per(s.crops))
-            .build()
+/// The whole pixels a box covers, `x, y, w, h`.
+fn crop_extent(bbox: &PixelBox) -> [usize; 4] {
+    let x1 = bbox.x1.floor().max(0.0) as usize;
+    let y1 = bbox.y1.floor().max(0.0) as usize;
+    let x2 = bbox.x2.ceil().max(0.0) as usize;
+    let y2 = bbox.y2.ceil().max(0.0) as usize;
+    [x1, y1, x2.saturating_sub(x1), y2.saturating_sub(y1)]
+}
+
+/// A vehicle box as a crop rectangle `x, y, w, h` inside the frame; `None` when degenerate.
+fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
+    let [x1, y1, w, h] = crop_extent(bbox);
+    let x2 = (x1 + w).min(frame.width);
+    let y2 = (y1 + h).min(frame.height);
+    (x2 > x1 + 1 && y2 > y1 + 1 && x1 < frame.width && y1 < frame.height).then_some([x1, y1, x2 - x1, y2 - y1])
+}
+
+/// The best plate inside each vehicle box, in frame pixels, with the vehicle's ROI id, and the
+/// number of inferences run. Small crops share an inference in a mosaic (when `use_mosaic`); the
+/// others take the input alone.
+fn search_vehicles(
+    detector: &mut YoloDetector,
+    mosaic: &mut Mosaic,
+    frame: &Frame,
+    vehicles: &[&Vehicle],
+    use_mosaic: bool,
+) -> Result<(Vec<(traffic_vision::Detection, i32)>, u64), VisionError> {
+    let rects: Vec<([usize; 4], i32)> =
+        vehicles.iter().filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id))).collect();
+    let sizes: Vec<(usize, usize)> = rects.iter().map(|([_, _, w, h], _)| (*w, *h)).collect();
+    let per_input = if use_mosaic { mosaic.capacity() } else { 1 };
+    let groups = plate_mosaic::plan(&sizes, mosaic.tile_size(), per_input);
+    let inferences = groups.len() as u64;
+    let mut plates = Vec::new();
+    for group in groups {
+        let crops = group
+            .iter()
+            .map(|&i| {
+                let [x, y, w, h] = rects[i].0;
+                frame.crop(x, y, w, h)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let found: Vec<Option<traffic_vision::Detection>> = if let [(crop, ox, oy)] = &crops[..] {
+            let best = detector.detect(crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
+            let (ox, oy) = (*ox as f32, *oy as f32);
+            vec![best.map(|d| traffic_vision::Detection {
+                bbox: BBox::new(d.bbox.x1 + ox, d.bbox.y1 + oy, d.bbox.x2 + ox, d.bbox.y2 + oy),
+                ..d
+            })]
+        } else {
+            let input = mosaic.compose(&crops)?;
+            let dets = detector.detect(&input)?;
+            mosaic.best_per_crop(&dets)
+        };
+        for (&i, d) in group.iter().zip(found) {
+            if let Some(d) = d {
+                plates.push((d, rects[i].1));
+            }
+        }
     }
+    Ok((plates, inferences))
+}
+
+/// The ROI id of the vehicle holding a plate's centre, if any (the smallest such).
+fn vehicle_around(plate: &traffic_vision::Detection, vehicles: &[Vehicle]) -> i32 {
+    let b = &plate.bbox;
+    let (cx, cy) = ((b.x1 + b.x2) as f64 / 2.0, (b.y1 + b.y2) as f64 / 2.0);
+    vehicles
+        .iter()
+        .filter(|v| cx >= v.bbox.x1 && cx <= v.bbox.x2 && cy >= v.bbox.y1 && cy <= v.bbox.y2)
+        .min_by(|a, b| (a.bbox.width() * a.bbox.height()).total_cmp(&(b.bbox.width() * b.bbox.height())))
+        .map_or(NO_PARENT, |v| v.roi_id)
 }

@@ -1,5 +1,4 @@
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,9 +12,7 @@ use traffic_vision::plate_vote::PlateVote;
 use traffic_vision::Frame;
 
 use super::PLATE_READ_EVENT;
-use crate::lock;
-use crate::video;
-use crate::start_error;
+use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("plateocr", gst::DebugColorFlags::empty(), Some("Licence-plate text recogniser"))
@@ -68,17 +65,8 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    fn model_path(&self) -> PathBuf {
-        if self.model.is_empty() {
-            traffic_vision::runtime::weight(DEFAULT_MODEL)
-        } else {
-            PathBuf::from(&self.model)
-        }
-    }
-}
-
-#[derive(Clone, Default)]
+/// Running totals for the `stats` property.
+#[derive(Default)]
 struct Stats {
     frames: u64,
     batches: u64,
@@ -86,20 +74,29 @@ struct Stats {
     time: Duration,
 }
 
+impl Stats {
+    fn structure(&self) -> gst::Structure {
+        stats::structure(
+            "plateocr-stats",
+            &[("frames", self.frames), ("batches", self.batches), ("plates", self.plates)],
+            &[("ms-per-plate", self.time, self.plates)],
+        )
+    }
+}
+
 struct State {
     recognizer: TextRecognizer,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
     votes: HashMap<u64, (PlateVote, u64)>,
-    stats: Stats,
 }
 
 #[derive(Default)]
 pub struct PlateOcr {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    /// A copy of the stats after each frame: reading the property never waits for inference.
-    published: Mutex<Stats>,
+    /// Apart from `state`, so that reading `stats` never waits for an inference.
+    stats: Mutex<Stats>,
 }
 
 #[glib::object_subclass]
@@ -150,11 +147,7 @@ impl ObjectImpl for PlateOcr {
                     .default_value(d.threads)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("frames, batches, plates, and mean milliseconds per plate (crop, resize, model, decode)")
-                    .read_only()
-                    .build(),
+                stats::property("frames, batches, plates, and mean milliseconds per plate (crop, resize, model, decode)"),
             ]
         });
         PROPERTIES.as_ref()
@@ -178,13 +171,13 @@ impl ObjectImpl for PlateOcr {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = lock(&self.settings);
         match pspec.name() {
-            "model" => s.model_path().to_string_lossy().to_value(),
+            "model" => crate::model_path(&s.model, DEFAULT_MODEL).to_string_lossy().to_value(),
             "charset" => s.charset.to_value(),
             "charset-mode" => s.charset_mode.to_value(),
             "pattern" => s.pattern.to_value(),
             "margin" => s.margin.to_value(),
             "threads" => s.threads.to_value(),
-            "stats" => self.stats().to_value(),
+            "stats" => lock(&self.stats).structure().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -219,7 +212,7 @@ impl BaseTransformImpl for PlateOcr {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = lock(&self.settings).clone();
         let config = OcrConfig {
-            model: s.model_path(),
+            model: crate::model_path(&s.model, DEFAULT_MODEL),
             charset: if s.charset.trim().is_empty() { DEFAULT_CHARSET.into() } else { s.charset.clone() },
             pattern: Some(s.pattern.clone()).filter(|p| !p.trim().is_empty()),
             mask: match s.charset_mode {
@@ -231,31 +224,21 @@ impl BaseTransformImpl for PlateOcr {
         };
         gst::info!(CAT, imp = self, "loading {}", config.model.display());
         let recognizer = TextRecognizer::load(config).map_err(|e| start_error(&e))?;
-        *lock(&self.state) =
-            Some(State { recognizer, info: None, frame_index: 0, votes: HashMap::new(), stats: Stats::default() });
-        *lock(&self.published) = Stats::default();
+        *lock(&self.state) = Some(State { recognizer, info: None, frame_index: 0, votes: HashMap::new() });
+        *lock(&self.stats) = Stats::default();
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(state) = lock(&self.state).take() {
-            let s = &state.stats;
-            gst::info!(
-                CAT,
-                imp = self,
-                "plateocr-summary: frames={} batches={} plates={} ms-per-plate={:.2}",
-                s.frames,
-                s.batches,
-                s.plates,
-                if s.plates == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.plates as f64 }
-            );
+        if lock(&self.state).take().is_some() {
+            let summary = stats::summary(&lock(&self.stats).structure());
+            gst::info!(CAT, imp = self, "plateocr-summary: {summary}");
         }
         Ok(())
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         if let Some(state) = lock(&self.state).as_mut() {
             state.info = Some(info);
         }
@@ -272,17 +255,6 @@ impl BaseTransformImpl for PlateOcr {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let result = self.process(buf);
-        if let Some(state) = lock(&self.state).as_ref() {
-            *lock(&self.published) = state.stats.clone();
-        }
-        result
-    }
-}
-
-impl PlateOcr {
-    /// One frame: search / read, and account for it in the stats.
-    fn process(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let margin = lock(&self.settings).margin;
         let mut reports: Vec<(u64, f64)> = Vec::new();
         {
@@ -292,7 +264,7 @@ impl PlateOcr {
             let size = video::frame_size(&info);
             let index = state.frame_index;
             state.frame_index += 1;
-            state.stats.frames += 1;
+            lock(&self.stats).frames += 1;
 
             let objects = traffic_meta::objects(buf, size);
             // (plate ROI id, its vehicle's track, crop rectangle)
@@ -318,26 +290,19 @@ impl PlateOcr {
                 return Ok(gst::FlowSuccess::Ok);
             }
             let t0 = Instant::now();
-            let reads = {
-                let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info).map_err(|_| {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the video frame"]);
-                    gst::FlowError::Error
-                })?;
-                let result = video::frame(&vframe).and_then(|frame| {
-                    let crops = plates
-                        .iter()
-                        .map(|(_, _, [x, y, w, h])| frame.crop(*x, *y, *w, *h).map(|c| c.0))
-                        .collect::<Result<Vec<Frame>, _>>()?;
-                    state.recognizer.recognize(&crops)
-                });
-                result.map_err(|e| {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ["plate reading failed: {}", e]);
-                    gst::FlowError::Error
-                })?
-            };
-            state.stats.time += t0.elapsed();
-            state.stats.batches += 1;
-            state.stats.plates += plates.len() as u64;
+            let reads = video::read_frame(self, buf, &info, "plate reading", |frame| {
+                let crops = plates
+                    .iter()
+                    .map(|(_, _, [x, y, w, h])| frame.crop(*x, *y, *w, *h).map(|c| c.0))
+                    .collect::<Result<Vec<Frame>, _>>()?;
+                state.recognizer.recognize(&crops)
+            })?;
+            {
+                let mut totals = lock(&self.stats);
+                totals.time += t0.elapsed();
+                totals.batches += 1;
+                totals.plates += plates.len() as u64;
+            }
 
             for ((roi_id, track, _), read) in plates.iter().zip(&reads) {
                 let (track_text, track_confidence) = match track {
@@ -379,16 +344,5 @@ impl PlateOcr {
             }
         }
         Ok(gst::FlowSuccess::Ok)
-    }
-
-    fn stats(&self) -> gst::Structure {
-        let s = lock(&self.published).clone();
-        let ms = if s.plates == 0 { 0.0 } else { s.time.as_secs_f64() * 1e3 / s.plates as f64 };
-        gst::Structure::builder("plateocr-stats")
-            .field("frames", s.frames)
-            .field("batches", s.batches)
-            .field("plates", s.plates)
-            .field("ms-per-plate", ms)
-            .build()
     }
 }

@@ -338,11 +338,7 @@ impl ObjectImpl for TrafficPublish {
                     .blurb("Events lost to the spool bound (or a stalled sender) since start")
                     .read_only()
                     .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("Redis delivery since start: sent, spooled (went through the spool), pending (in the spool now), dropped, connected")
-                    .read_only()
-                    .build(),
+                crate::stats::property("Redis delivery since start: sent, spooled (went through the spool), pending (in the spool now), dropped, connected"),
             ]
         });
         PROPERTIES.as_ref()
@@ -508,8 +504,7 @@ impl BaseTransformImpl for TrafficPublish {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         if let Some(state) = lock(&self.state).as_mut() {
             state.info = Some(info);
         }

@@ -197,11 +197,7 @@ impl ObjectImpl for TrafficSrc {
                     .blurb("Times a lost live source was connected again")
                     .read_only()
                     .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("traffic-source-stats: uri, state (idle/connecting/connected/reconnecting/failed), live, buffers, dropped, reconnects, attempt (failed attempts since last connected), last-error")
-                    .read_only()
-                    .build(),
+                crate::stats::property("traffic-source-stats: uri, state (idle/connecting/connected/reconnecting/failed), live, buffers, dropped, reconnects, attempt (failed attempts since last connected), last-error"),
             ]
         });
         PROPERTIES.as_ref()

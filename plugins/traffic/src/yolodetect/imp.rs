@@ -1,17 +1,14 @@
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
-use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use traffic_meta::{Detection, PixelBox, NO_PARENT};
+use traffic_meta::NO_PARENT;
 use traffic_vision::{ClassFilter, DetectorConfig, StageTimes, VisionError, YoloDetector};
 
-use crate::lock;
-use crate::video;
-use crate::start_error;
+use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("yolodetect", gst::DebugColorFlags::empty(), Some("YOLO object detector"))
@@ -55,14 +52,6 @@ impl Default for Settings {
 }
 
 impl Settings {
-    fn model_path(&self) -> PathBuf {
-        if self.model.is_empty() {
-            traffic_vision::runtime::weight(DEFAULT_MODEL)
-        } else {
-            PathBuf::from(&self.model)
-        }
-    }
-
     fn detector_config(&self) -> Result<DetectorConfig, VisionError> {
         let labels = if self.labels.is_empty() {
             None
@@ -75,7 +64,7 @@ impl Settings {
             Some(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
         };
         Ok(DetectorConfig {
-            model: self.model_path(),
+            model: crate::model_path(&self.model, DEFAULT_MODEL),
             labels,
             conf_threshold: self.conf_threshold as f32,
             iou_threshold: self.iou_threshold as f32,
@@ -96,6 +85,21 @@ struct Stats {
     inferences: u64,
     detections: u64,
     total: StageTimes,
+}
+
+impl Stats {
+    fn structure(&self) -> gst::Structure {
+        let n = self.inferences;
+        stats::structure(
+            "yolodetect-stats",
+            &[("frames", self.frames), ("inferences", n), ("detections", self.detections)],
+            &[
+                ("preprocess-ms", self.total.preprocess, n),
+                ("inference-ms", self.total.inference, n),
+                ("postprocess-ms", self.total.postprocess, n),
+            ],
+        )
+    }
 }
 
 struct State {
@@ -192,11 +196,7 @@ impl ObjectImpl for YoloDetect {
                     .default_value(d.input_size)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("frames, inferences, detections, and mean preprocess/inference/postprocess milliseconds")
-                    .read_only()
-                    .build(),
+                stats::property("frames, inferences, detections, and mean preprocess/inference/postprocess milliseconds"),
             ]
         });
         PROPERTIES.as_ref()
@@ -233,7 +233,7 @@ impl ObjectImpl for YoloDetect {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = lock(&self.settings);
         match pspec.name() {
-            "model" => s.model_path().to_string_lossy().to_value(),
+            "model" => crate::model_path(&s.model, DEFAULT_MODEL).to_string_lossy().to_value(),
             "labels" => s.labels.to_value(),
             "conf-threshold" => s.conf_threshold.to_value(),
             "iou-threshold" => s.iou_threshold.to_value(),
@@ -243,7 +243,7 @@ impl ObjectImpl for YoloDetect {
             "threads" => s.threads.to_value(),
             "allow-spinning" => s.allow_spinning.to_value(),
             "input-size" => s.input_size.to_value(),
-            "stats" => self.stats().to_value(),
+            "stats" => lock(&self.stats).structure().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -293,8 +293,7 @@ impl BaseTransformImpl for YoloDetect {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let info = video::info_from_caps(&CAT, incaps)?;
         if let Some(state) = lock(&self.state).as_mut() {
             state.info = Some(info);
         }
@@ -316,51 +315,21 @@ impl BaseTransformImpl for YoloDetect {
             return Ok(gst::FlowSuccess::Ok);
         }
         state.detector.set_thresholds(conf, iou);
-        let detections = {
-            let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the video frame"]);
-                gst::FlowError::Error
-            })?;
-            video::frame(&vframe).and_then(|frame| state.detector.detect(&frame)).map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["detection failed: {}", e]);
-                gst::FlowError::Error
-            })?
-        };
+        let detections = video::read_frame(self, buf, &info, "detection", |frame| state.detector.detect(frame))?;
         let size = video::frame_size(&info);
         traffic_meta::set_detected(buf);
         for d in &detections {
             let label = state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
-            let det = Detection {
-                label,
-                label_id: d.class_id,
-                confidence: d.score as f64,
-                bbox: PixelBox { x1: d.bbox.x1 as f64, y1: d.bbox.y1 as f64, x2: d.bbox.x2 as f64, y2: d.bbox.y2 as f64 },
-            };
-            traffic_meta::add_detection(buf, size, &det, NO_PARENT);
+            traffic_meta::add_detection(buf, size, &video::meta_detection(d, label), NO_PARENT);
         }
         let t = state.detector.last_times;
-        let mut stats = lock(&self.stats);
-        stats.inferences += 1;
-        stats.detections += detections.len() as u64;
-        stats.total.preprocess += t.preprocess;
-        stats.total.inference += t.inference;
-        stats.total.postprocess += t.postprocess;
+        let mut totals = lock(&self.stats);
+        totals.inferences += 1;
+        totals.detections += detections.len() as u64;
+        totals.total.preprocess += t.preprocess;
+        totals.total.inference += t.inference;
+        totals.total.postprocess += t.postprocess;
         gst::trace!(CAT, imp = self, "frame {index}: {} objects, {:?}", detections.len(), t);
         Ok(gst::FlowSuccess::Ok)
-    }
-}
-
-impl YoloDetect {
-    fn stats(&self) -> gst::Structure {
-        let s = lock(&self.stats);
-        let mean_ms = |d: Duration| if s.inferences == 0 { 0.0 } else { d.as_secs_f64() * 1e3 / s.inferences as f64 };
-        gst::Structure::builder("yolodetect-stats")
-            .field("frames", s.frames)
-            .field("inferences", s.inferences)
-            .field("detections", s.detections)
-            .field("preprocess-ms", mean_ms(s.total.preprocess))
-            .field("inference-ms", mean_ms(s.total.inference))
-            .field("postprocess-ms", mean_ms(s.total.postprocess))
-            .build()
     }
 }
