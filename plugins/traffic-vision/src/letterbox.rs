@@ -76,7 +76,7 @@ impl Letterbox {
     /// a 640x352 inference, not 640x640.
     pub fn rect(src_w: usize, src_h: usize, long_side: usize, stride: usize) -> Result<Self, VisionError> {
         check_sizes(src_w, src_h, long_side, long_side)?;
-        if stride == 0 || long_side % stride != 0 {
+        if stride == 0 || !long_side.is_multiple_of(stride) {
             return Err(VisionError::Config(format!("input size {long_side} is not a multiple of {stride}")));
         }
         let r = long_side as f64 / src_w.max(src_h) as f64;

@@ -67,7 +67,7 @@ fn residential_video_interval_3_keeps_track_ids() {
     };
     let (t1, t3) = (tracked(&every), tracked(&third));
     assert!(t3 * 10 >= t1 * 8, "tracked boxes: interval=1 {t1}, interval=3 {t3}");
-    let predicted = third.iter().flat_map(|f| objects(f)).filter(|o| o["predicted"] == true).count();
+    let predicted = third.iter().flat_map(objects).filter(|o| o["predicted"] == true).count();
     assert!(predicted > 0);
 }
 
