@@ -67,6 +67,10 @@ def handle(event, counts, out):
         line = counts.add(event)
         plate = f" plate {event['plate']}" if event.get("plate") else ""
         print(f"crossing  {event['class']} #{event['track_id']} {event['direction']}{plate}  |  {counts.line_text(line)}", file=out)
+    elif kind in ("zone-enter", "zone-exit"):
+        inside = sum(event["occupancy"].values())
+        stay = f" after {event['dwell']:.1f} s" if kind == "zone-exit" else ""
+        print(f"{kind:<9} {event['class']} #{event['track_id']} {event['zone']}{stay}  |  {inside} inside", file=out)
     elif kind == "plate":
         print(f"plate     #{event['track_id']} {event['text']} ({event['confidence']:.2f})", file=out)
     elif kind == "summary":
