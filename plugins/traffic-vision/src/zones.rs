@@ -4,7 +4,8 @@
 //! after `min_frames` frames seen outside: the same hysteresis as the lines, so a box jittering
 //! on the edge neither enters and leaves on every frame nor counts twice. A track the tracker
 //! stops reporting (a parked car hidden by passing traffic) stays inside until it has been
-//! unseen for [`LOST_AFTER`] frames: the tracker keeps its ID through such gaps.
+//! unseen for `lost_after` frames (the tracker's track buffer, [`DEFAULT_LOST_AFTER`] by default):
+//! the tracker keeps its ID through such gaps.
 //!
 //! [`ZoneCounter::update`] returns what happened on the frame: an [`ZoneEventKind::Enter`] when
 //! a track is confirmed inside, an [`ZoneEventKind::Exit`] with the visit's dwell when it is
@@ -18,8 +19,8 @@ use std::collections::{HashMap, HashSet};
 use crate::counting::{Anchor, Point, TrackObservation};
 use crate::VisionError;
 
-/// Frames a track may go unseen before it counts as gone (mottracker's default track buffer).
-pub const LOST_AFTER: u64 = 30;
+/// Frames a track may go unseen before it counts as gone: mottracker's default track buffer.
+pub const DEFAULT_LOST_AFTER: u64 = 30;
 
 /// A zone as the user gives it: a polygon in pixels, or in fractions of the frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +153,7 @@ pub struct ZoneCounter {
     zones: Vec<Zone>,
     anchor: Anchor,
     min_frames: u32,
+    lost_after: u64,
     frame: u64,
     /// Per zone: the tracks seen inside (or on their way in or out).
     presence: Vec<HashMap<u64, Presence>>,
@@ -160,12 +162,14 @@ pub struct ZoneCounter {
 }
 
 impl ZoneCounter {
-    pub fn new(zones: Vec<Zone>, anchor: Anchor, min_frames: u32) -> Self {
+    /// `lost_after`: frames a track may go unseen and still be inside (the tracker's buffer).
+    pub fn new(zones: Vec<Zone>, anchor: Anchor, min_frames: u32, lost_after: u64) -> Self {
         let n = zones.len();
         ZoneCounter {
             zones,
             anchor,
             min_frames: min_frames.max(1),
+            lost_after,
             frame: 0,
             presence: (0..n).map(|_| HashMap::new()).collect(),
             entries: vec![HashMap::new(); n],
@@ -218,7 +222,7 @@ impl ZoneCounter {
                     });
                 }
             }
-            let min_frames = self.min_frames;
+            let (min_frames, lost_after) = (self.min_frames, self.lost_after);
             let entries = &mut self.entries[zi];
             let first = events.len();
             let mut event = |id: u64, p: &Presence, kind, dwell: f64| {
@@ -227,7 +231,7 @@ impl ZoneCounter {
             presence.retain(|id, p| {
                 let Some(class) = classes.get(id) else {
                     // Unseen: neither in nor out; gone once the tracker has surely dropped it.
-                    let kept = frame - p.last_seen <= LOST_AFTER;
+                    let kept = frame - p.last_seen <= lost_after;
                     if !kept && p.inside {
                         event(*id, p, ZoneEventKind::Exit, p.last_seen_at - p.entered_at);
                     }
@@ -280,7 +284,7 @@ mod tests {
 
     fn square() -> ZoneCounter {
         let zone = ZoneSpec::parse("lot:100,100,300,100,300,300,100,300").unwrap().in_pixels(640, 480);
-        ZoneCounter::new(vec![zone], Anchor::BottomCenter, 2)
+        ZoneCounter::new(vec![zone], Anchor::BottomCenter, 2, DEFAULT_LOST_AFTER)
     }
 
     /// A 40x30 car whose bottom centre is at (x, y).
@@ -355,8 +359,8 @@ mod tests {
         z.update(16.0, &[car(1, 200.0, 200.0)]);
         assert_eq!(z.entries(0)[&"car".to_string()], 2);
         assert_eq!(z.occupants(0, 18.0)[0].dwell, 2.0);
-        // Lost by the tracker for good: gone after LOST_AFTER unseen frames.
-        for t in 0..=LOST_AFTER {
+        // Lost by the tracker for good: gone after DEFAULT_LOST_AFTER unseen frames.
+        for t in 0..=DEFAULT_LOST_AFTER {
             z.update(20.0 + t as f64, &[]);
         }
         assert!(z.occupants(0, 60.0).is_empty());
@@ -398,9 +402,9 @@ mod tests {
             events.extend(z.update(frame as f64, &[car(1, 200.0, y), car(3, 150.0, 150.0)]));
         }
         assert_eq!(kinds(&events), [(3, Enter, 0.0)], "the jittering car never enters");
-        // Track 3 is hidden from t = 20 on and dropped LOST_AFTER frames later: it left at 19.
+        // Track 3 is hidden from t = 20 on and dropped DEFAULT_LOST_AFTER frames later: it left at 19.
         let mut lost = Vec::new();
-        for t in 20..=20 + LOST_AFTER {
+        for t in 20..=20 + DEFAULT_LOST_AFTER {
             lost.extend(z.update(t as f64, &[]));
         }
         assert_eq!(kinds(&lost), [(3, Exit, 18.0)], "entered at 1, last seen at 19");
@@ -410,7 +414,7 @@ mod tests {
     #[test]
     fn events_of_one_frame_come_by_zone_then_track() {
         let zones = ZoneSpec::parse_list("a:0,0,100,0,100,100,0,100;b:0,0,300,0,300,300,0,300").unwrap();
-        let mut z = ZoneCounter::new(zones.iter().map(|s| s.in_pixels(640, 480)).collect(), Anchor::BottomCenter, 1);
+        let mut z = ZoneCounter::new(zones.iter().map(|s| s.in_pixels(640, 480)).collect(), Anchor::BottomCenter, 1, DEFAULT_LOST_AFTER);
         let events = z.update(0.0, &[car(9, 50.0, 50.0), car(4, 60.0, 60.0), car(7, 200.0, 200.0)]);
         let order: Vec<(usize, u64)> = events.iter().map(|e| (e.zone, e.track_id)).collect();
         assert_eq!(order, [(0, 4), (0, 9), (1, 4), (1, 7), (1, 9)]);

@@ -142,11 +142,11 @@ fn zone_messages(bus: &gst::Bus) -> Vec<traffic_meta::ZoneMessage> {
 #[test]
 fn zone_entries_and_exits_are_events_on_the_meta_and_the_bus() {
     use traffic_meta::ZoneEventKind::{Enter, Exit};
-    let mut h = harness("zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=2");
+    let mut h = harness("zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=2 lost-after=10");
     let bus = gst::Bus::new();
     h.element().unwrap().set_bus(Some(&bus));
     // Car 5: outside, 6 frames inside (bottom at y = 250 of 360), 3 outside, back in for 3;
-    // then nothing is seen for longer than a track may stay hidden.
+    // then nothing is seen for longer than a track may stay hidden (lost-after).
     let path = [100.0, 100.0, 250.0, 250.0, 250.0, 250.0, 250.0, 250.0, 100.0, 100.0, 100.0, 250.0, 250.0, 250.0];
     let mut events = vec![];
     let mut frames = 0;
@@ -155,7 +155,7 @@ fn zone_entries_and_exits_are_events_on_the_meta_and_the_bus() {
         events.extend(traffic_meta::counts(&out).unwrap().zone_events.into_iter().map(|e| (frames, e)));
         frames += 1;
     }
-    for _ in 0..=traffic_vision::zones::LOST_AFTER {
+    for _ in 0..=10 {
         let out = h.push_and_pull(at(gst::Buffer::with_size(640 * 360 * 3 / 2).unwrap(), frames)).unwrap();
         events.extend(traffic_meta::counts(&out).unwrap().zone_events.into_iter().map(|e| (frames, e)));
         frames += 1;
@@ -163,8 +163,8 @@ fn zone_entries_and_exits_are_events_on_the_meta_and_the_bus() {
     let seen: Vec<(u64, traffic_meta::ZoneEventKind, f64)> =
         events.iter().map(|(frame, e)| (*frame, e.kind, (e.dwell * 1000.0).round() / 1000.0)).collect();
     // In at frame 2 (confirmed at 3), out at 8 (confirmed at 9): 6 frames, 0.24 s. In again at
-    // 11 (confirmed at 12), last seen at 13, lost 31 frames later: from 12 to 13, 0.04 s.
-    assert_eq!(seen, [(3, Enter, 0.0), (9, Exit, 0.24), (12, Enter, 0.0), (13 + 31, Exit, 0.04)]);
+    // 11 (confirmed at 12), last seen at 13, lost lost-after + 1 frames later: from 12 to 13, 0.04 s.
+    assert_eq!(seen, [(3, Enter, 0.0), (9, Exit, 0.24), (12, Enter, 0.0), (13 + 11, Exit, 0.04)]);
     assert!(events.iter().all(|(_, e)| e.zone == "lot" && e.track_id == 5 && e.class == "car"));
     let messages = zone_messages(&bus);
     let sent: Vec<traffic_meta::ZoneEvent> = events.into_iter().map(|(_, e)| e).collect();

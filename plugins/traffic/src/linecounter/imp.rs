@@ -8,7 +8,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
 use traffic_vision::counting::{Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
-use traffic_vision::zones::{self, ZoneCounter, ZoneSpec};
+use traffic_vision::zones::{self, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
 use traffic_vision::BBox;
 
 use super::config;
@@ -55,13 +55,27 @@ const DEFAULT_MIN_FRAMES: u32 = 2;
 /// Plates are remembered this many frames after their track was last seen.
 const PLATE_MEMORY_FRAMES: u64 = 300;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Settings {
     lines: String,
     zones: String,
     config: String,
     anchor: AnchorChoice,
     min_frames: Option<u32>,
+    lost_after: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lines: String::new(),
+            zones: String::new(),
+            config: String::new(),
+            anchor: AnchorChoice::default(),
+            min_frames: None,
+            lost_after: DEFAULT_LOST_AFTER as u32,
+        }
+    }
 }
 
 struct State {
@@ -118,7 +132,7 @@ impl LineCounter {
             .collect();
         let min_frames = s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES);
         let zones = zone_specs.iter().map(|z| z.in_pixels(width, height)).collect();
-        Ok((Counter::new(lines, anchor.anchor(), min_frames), ZoneCounter::new(zones, anchor.anchor(), min_frames)))
+        Ok((Counter::new(lines, anchor.anchor(), min_frames), ZoneCounter::new(zones, anchor.anchor(), min_frames, s.lost_after.into())))
     }
 
     fn reset(&self) {
@@ -256,6 +270,14 @@ impl ObjectImpl for LineCounter {
                     .default_value(DEFAULT_MIN_FRAMES)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("lost-after")
+                    .nick("Lost after")
+                    .blurb("Frames a track the tracker stops reporting (a parked car hidden by traffic) stays in its zones before it counts as gone: give mottracker's track-buffer")
+                    .minimum(1)
+                    .maximum(100_000)
+                    .default_value(DEFAULT_LOST_AFTER as u32)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -284,6 +306,7 @@ impl ObjectImpl for LineCounter {
             "config" => s.config = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
             "anchor" => s.anchor = value.get().unwrap_or(s.anchor),
             "min-frames" => s.min_frames = value.get().ok(),
+            "lost-after" => s.lost_after = value.get().unwrap_or(s.lost_after),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
         }
     }
@@ -296,6 +319,7 @@ impl ObjectImpl for LineCounter {
             "config" => s.config.to_value(),
             "anchor" => s.anchor.to_value(),
             "min-frames" => s.min_frames.unwrap_or(DEFAULT_MIN_FRAMES).to_value(),
+            "lost-after" => s.lost_after.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
