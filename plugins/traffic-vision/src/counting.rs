@@ -36,6 +36,12 @@ impl Anchor {
 }
 
 /// A counting line as the user gives it: end points in pixels, or in fractions of the frame.
+/// The first name that comes twice: lines and zones are told apart by name.
+pub fn first_repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.into_iter().find(|name| !seen.insert(*name))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineSpec {
     pub name: String,
@@ -98,9 +104,8 @@ impl LineSpec {
     pub fn parse_list(specs: &str) -> Result<Vec<Self>, VisionError> {
         let lines: Vec<Self> =
             specs.split(';').filter(|s| !s.trim().is_empty()).map(Self::parse).collect::<Result<_, _>>()?;
-        let mut names = HashSet::new();
-        if let Some(dup) = lines.iter().find(|l| !names.insert(l.name.as_str())) {
-            return Err(VisionError::Config(format!("line name '{}' is used twice", dup.name)));
+        if let Some(dup) = first_repeated(lines.iter().map(|l| l.name.as_str())) {
+            return Err(VisionError::Config(format!("line name '{dup}' is used twice")));
         }
         Ok(lines)
     }

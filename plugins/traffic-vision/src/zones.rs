@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::counting::{Anchor, Point, TrackObservation};
+use crate::counting::{first_repeated, Anchor, Point, TrackObservation};
 use crate::VisionError;
 
 /// Frames a track may go unseen before it counts as gone: mottracker's default track buffer.
@@ -70,9 +70,8 @@ impl ZoneSpec {
     pub fn parse_list(specs: &str) -> Result<Vec<Self>, VisionError> {
         let zones: Vec<Self> =
             specs.split(';').filter(|s| !s.trim().is_empty()).map(Self::parse).collect::<Result<_, _>>()?;
-        let mut names = HashSet::new();
-        if let Some(dup) = zones.iter().find(|z| !names.insert(z.name.as_str())) {
-            return Err(VisionError::Config(format!("zone name '{}' is used twice", dup.name)));
+        if let Some(dup) = first_repeated(zones.iter().map(|z| z.name.as_str())) {
+            return Err(VisionError::Config(format!("zone name '{dup}' is used twice")));
         }
         Ok(zones)
     }

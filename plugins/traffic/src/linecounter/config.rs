@@ -18,7 +18,7 @@
 //! Lines, zones or both; at least one of them.
 
 use serde::Deserialize;
-use traffic_vision::counting::LineSpec;
+use traffic_vision::counting::{first_repeated, LineSpec};
 use traffic_vision::zones::ZoneSpec;
 
 #[derive(Deserialize)]
@@ -84,19 +84,13 @@ pub fn load(path: &str) -> Result<CounterConfig, String> {
         .map(|z| ZoneSpec::new(&z.name, &z.points))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{path}: {e}"))?;
-    if let Some(name) = duplicate(zones.iter().map(|z| z.name.as_str())) {
+    if let Some(name) = first_repeated(zones.iter().map(|z| z.name.as_str())) {
         return Err(format!("{path}: zone name '{name}' is used twice"));
     }
     if lines.is_empty() && zones.is_empty() {
         return Err(format!("{path}: no [[line]] and no [[zone]]"));
     }
     Ok(CounterConfig { lines, zones, min_frames: file.min_frames, anchor: file.anchor })
-}
-
-/// The first name that comes twice.
-pub fn duplicate<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let mut seen = std::collections::HashSet::new();
-    names.find(|name| !seen.insert(*name))
 }
 
 #[cfg(test)]

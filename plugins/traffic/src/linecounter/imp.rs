@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
-use traffic_vision::counting::{Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
+use traffic_vision::counting::{first_repeated, Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
 use traffic_vision::zones::{self, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
 use traffic_vision::BBox;
 
@@ -112,10 +112,10 @@ impl LineCounter {
         if specs.is_empty() && zone_specs.is_empty() {
             return Err("no counting line or zone: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...), 'zones' or 'config'".into());
         }
-        if let Some(name) = config::duplicate(specs.iter().map(|l| l.name.as_str())) {
+        if let Some(name) = first_repeated(specs.iter().map(|l| l.name.as_str())) {
             return Err(format!("line name '{name}' is both in 'lines' and in {}", s.config));
         }
-        if let Some(name) = config::duplicate(zone_specs.iter().map(|z| z.name.as_str())) {
+        if let Some(name) = first_repeated(zone_specs.iter().map(|z| z.name.as_str())) {
             return Err(format!("zone name '{name}' is both in 'zones' and in {}", s.config));
         }
         let anchor = match file_anchor {
