@@ -111,7 +111,11 @@ impl EventSource {
         self.last_pts = pts.or(self.last_pts);
         let mut events = Vec::new();
         if let Some(counts) = counts {
-            self.lines.clone_from(&counts.lines);
+            // The latest totals, kept for the end-of-stream summary only.
+            if self.kinds.contains(EventKinds::SUMMARY) {
+                self.lines.clone_from(&counts.lines);
+                self.zones.clone_from(&counts.zones);
+            }
             if self.kinds.contains(EventKinds::CROSSING) {
                 for c in &counts.crossings {
                     let totals = counts.lines.iter().find(|l| l.name == c.line).map(line_totals);
@@ -122,7 +126,6 @@ impl EventSource {
                     events.push(self.event("crossing", frame, pts, body));
                 }
             }
-            self.zones.clone_from(&counts.zones);
             if self.kinds.contains(EventKinds::ZONE) {
                 self.zone_events(frame, pts, counts, &mut events);
             }
