@@ -134,7 +134,8 @@ pub fn build(config: &Config) -> Result<Built, String> {
     let (head, drops) = source(&pipeline, &uri, live, live_scheme, config)?;
     let mut chain = vec![head, make("videoconvert")?];
     chain.push(configured("yolodetect", "detector", &config.detector)?);
-    chain.push(configured("mottracker", "tracker", &config.tracker)?);
+    let tracker = configured("mottracker", "tracker", &config.tracker)?;
+    chain.push(tracker.clone());
     if config.plates.enabled {
         chain.push(configured("platedetect", "plates", &config.plates.properties)?);
         chain.push(configured("plateocr", "ocr", &config.ocr)?);
@@ -142,6 +143,10 @@ pub fn build(config: &Config) -> Result<Built, String> {
     let counting = config.counting();
     if counting {
         let counter = configured("linecounter", "counting", &config.counting)?;
+        if !config.counting.contains_key("lost-after") {
+            // A hidden track stays in its zones as long as the tracker keeps its ID.
+            counter.set_property("lost-after", tracker.property::<u32>("track-buffer"));
+        }
         if let Some(text) = config.counter_file() {
             let path = dir.join("counting.toml");
             std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -321,6 +326,30 @@ mod tests {
         assert!(input_uri("file:///nonexistent/video.mp4").unwrap_err().contains("no such file"));
         let here = input_uri("Cargo.toml").unwrap();
         assert!(here.starts_with("file:///") && here.ends_with("/traffic-monitor/Cargo.toml"), "{here}");
+    }
+
+    /// The linecounter of a pipeline built from `config` (a config file's text).
+    fn counter_of(config: &str) -> gst::Element {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        REGISTER.call_once(|| {
+            gst::init().unwrap();
+            gsttraffic::plugin_register_static().unwrap();
+        });
+        let mut config: Config = toml::from_str(config).unwrap();
+        config.source.uri = Some("Cargo.toml".into());
+        config.output.dir = std::env::temp_dir().join(format!("traffic-monitor-build-{}", std::process::id()));
+        let built = build(&config).unwrap();
+        std::fs::remove_dir_all(&config.output.dir).ok();
+        built.pipeline.iterate_elements().into_iter().flatten().find(|e| e.factory().is_some_and(|f| f.name() == "linecounter")).unwrap()
+    }
+
+    #[test]
+    fn zones_hold_hidden_tracks_as_long_as_the_tracker_does() {
+        let zone = "[[zone]]\nname = \"z\"\npoints = [0, 0.5, 1, 0.5, 1, 1]\n";
+        let counter = counter_of(&format!("[tracker]\ntrack-buffer = 75\n{zone}"));
+        assert_eq!(counter.property::<u32>("lost-after"), 75);
+        let counter = counter_of(&format!("[tracker]\ntrack-buffer = 75\n[counting]\nlost-after = 10\n{zone}"));
+        assert_eq!(counter.property::<u32>("lost-after"), 10, "unless set");
     }
 
     #[test]
