@@ -149,11 +149,8 @@ impl<'a> Frame<'a> {
     /// frames are cropped at even offsets (their chroma is subsampled by two), so the view's
     /// top-left corner may be one pixel up/left of the one asked for: it is returned with the view.
     pub fn crop(&self, x: usize, y: usize, w: usize, h: usize) -> Result<(Frame<'a>, usize, usize), VisionError> {
-        // Chroma is subsampled 2x2: an odd offset moves down to even, and the crop grows by
-        // what that added so that it still covers the region asked for.
         let yuv = self.format.packed_layout().is_none();
-        let (x0, y0) = if yuv { (x & !1, y & !1) } else { (x, y) };
-        let (x, y, w, h) = (x0, y0, w + (x - x0), h + (y - y0));
+        let (x, y) = if yuv { (x & !1, y & !1) } else { (x, y) };
         if x >= self.width || y >= self.height {
             return Err(VisionError::Frame(format!("crop at {x},{y} is outside the {}x{} frame", self.width, self.height)));
         }
@@ -208,7 +205,7 @@ mod tests {
         let v: Vec<u8> = (0..9).map(|i| 200 + i as u8).collect();
         let f = Frame::new(PixelFormat::I420, w, h, &[&luma, &u[..6], &v[..6]], &[w, 3, 3], YuvToRgb::new(YuvMatrix::Bt601, false)).unwrap();
         let (c, x, y) = f.crop(3, 1, 3, 3).unwrap();
-        assert_eq!((x, y, c.width, c.height), (2, 0, 4, 4), "grown to still cover 3..6 x 1..4");
+        assert_eq!((x, y, c.width, c.height), (2, 0, 3, 3));
         assert_eq!((c.planes[0][0], c.planes[1][0], c.planes[2][0]), (2, 101, 201));
     }
 }
