@@ -138,6 +138,244 @@ fn a_car_box_is_drawn_in_every_format() {
     }
 }
 
+const FORMATS: [VideoFormat; 8] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+];
+
+/// The background of the frames compared across formats: a colour with chroma, so that a
+/// misplaced chroma write shows.
+const BACKGROUND: [u8; 3] = [90, 120, 60];
+/// What the padding between rows and planes holds; the overlay must never write there.
+const PADDING: u8 = 0xA5;
+
+/// The frame's own Y'CbCr conversion, as the overlay reads it from the caps.
+fn yuv_conversion(info: &gst_video::VideoInfo) -> traffic_vision::draw::RgbToYuv {
+    let matrix = match info.colorimetry().matrix() {
+        gst_video::VideoColorMatrix::Bt709 => traffic_vision::YuvMatrix::Bt709,
+        _ => traffic_vision::YuvMatrix::Bt601,
+    };
+    let full = info.colorimetry().range() == gst_video::VideoColorRange::Range0_255;
+    traffic_vision::draw::RgbToYuv::inverse_of(&traffic_vision::frame::YuvToRgb::new(matrix, full))
+}
+
+/// A plane's layout in a padded buffer: offset, stride, rows.
+#[derive(Clone, Copy, Debug)]
+struct PlaneLayout {
+    offset: usize,
+    stride: usize,
+    rows: usize,
+}
+
+/// Planes as a decoder with padded rows lays them out (avdec does at 320x240): each row 70
+/// bytes past the caps' stride and each plane 24 bytes after the previous one, described by a
+/// VideoMeta on the buffer.
+fn padded_layout(info: &gst_video::VideoInfo) -> Vec<PlaneLayout> {
+    let (h, ch) = (info.height() as usize, (info.height() as usize).div_ceil(2));
+    let mut offset = 24;
+    (0..info.n_planes() as usize)
+        .map(|p| {
+            let plane = PlaneLayout { offset, stride: info.stride()[p] as usize + 70, rows: if p == 0 { h } else { ch } };
+            offset += plane.stride * plane.rows + 24;
+            plane
+        })
+        .collect()
+}
+
+/// A frame in `BACKGROUND`, with the padded layout of [`padded_layout`] and `PADDING` in every
+/// byte outside the pixels.
+fn padded_frame(info: &gst_video::VideoInfo, layout: &[PlaneLayout]) -> gst::Buffer {
+    let last = layout.last().unwrap();
+    let mut data = vec![PADDING; last.offset + last.stride * last.rows + 24];
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut put = |p: usize, x: usize, y: usize, v: u8| data[layout[p].offset + y * layout[p].stride + x] = v;
+    match info.format() {
+        VideoFormat::I420 | VideoFormat::Nv12 => {
+            let yuv = yuv_conversion(info).convert(BACKGROUND[0], BACKGROUND[1], BACKGROUND[2]);
+            for y in 0..h {
+                (0..w).for_each(|x| put(0, x, y, yuv[0]));
+            }
+            for y in 0..ch {
+                for x in 0..cw {
+                    if info.format() == VideoFormat::Nv12 {
+                        put(1, 2 * x, y, yuv[1]);
+                        put(1, 2 * x + 1, y, yuv[2]);
+                    } else {
+                        put(1, x, y, yuv[1]);
+                        put(2, x, y, yuv[2]);
+                    }
+                }
+            }
+        }
+        _ => {
+            let f = info.format_info();
+            let bpp = f.pixel_stride()[0] as usize;
+            for y in 0..h {
+                for x in 0..w {
+                    (0..bpp).for_each(|k| put(0, x * bpp + k, y, 0xFF));
+                    for (c, &v) in BACKGROUND.iter().enumerate() {
+                        put(0, x * bpp + f.poffset()[c] as usize, y, v);
+                    }
+                }
+            }
+        }
+    }
+    let mut buffer = gst::Buffer::from_mut_slice(data);
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::ZERO);
+        let offsets: Vec<usize> = layout.iter().map(|p| p.offset).collect();
+        let strides: Vec<i32> = layout.iter().map(|p| p.stride as i32).collect();
+        gst_video::VideoMeta::add_full(
+            b,
+            gst_video::VideoFrameFlags::empty(),
+            info.format(),
+            info.width(),
+            info.height(),
+            &offsets,
+            &strides,
+        )
+        .expect("video meta");
+    }
+    buffer
+}
+
+/// Every kind of thing the overlay draws, placed in fractions of the frame: a tracked car with
+/// its plate, an untracked truck, a counting line that a car just crossed, the counts panel
+/// and a zone.
+fn add_everything(b: &mut gst::BufferRef, info: &gst_video::VideoInfo) {
+    let (w, h) = (info.width() as f64, info.height() as f64);
+    let at = |x1: f64, y1: f64, x2: f64, y2: f64| car_box(x1 * w, y1 * h, x2 * w, y2 * h);
+    let car = add_car(b, info, &at(0.21, 0.33, 0.55, 0.71), 7);
+    let plate = traffic_meta::add_plate_box(b, size_of(info), &at(0.33, 0.6, 0.43, 0.66), car);
+    let text = Plate { text: "AB12".into(), confidence: 0.6, track_text: "AB123".into(), track_confidence: 0.8 };
+    traffic_meta::set_plate(b, plate, &text);
+    let truck = Detection { label: "truck".into(), label_id: 7, ..at(0.63, 0.11, 0.93, 0.43) };
+    traffic_meta::add_detection(b, size_of(info), &truck, NO_PARENT);
+    let mut counts = counts(w, 0.83 * h, true);
+    counts.zones.push(traffic_meta::ZoneState {
+        name: "lot".into(),
+        points: vec![(0.6 * w, 0.55 * h), (0.95 * w, 0.5 * h), (0.9 * w, 0.95 * h), (0.62 * w, 0.9 * h)],
+        occupants: vec![traffic_meta::ZoneOccupant { track_id: 3, class: "car".into(), dwell: 12.0 }],
+        entries: vec![("car".into(), 1)],
+    });
+    traffic_meta::set_counts(b, &counts);
+}
+
+/// The overlay's output of [`add_everything`] on a padded frame of `info`, and its layout.
+fn render_everything(info: &gst_video::VideoInfo) -> (Vec<u8>, Vec<PlaneLayout>) {
+    let layout = padded_layout(info);
+    let mut h = harness(info, &[off("show-fps")]);
+    let mut buffer = padded_frame(info, &layout);
+    add_everything(buffer.get_mut().unwrap(), info);
+    let out = h.push_and_pull(buffer).expect("a frame out");
+    (bytes(&out), layout)
+}
+
+/// Every format, at sizes small, odd, common and large, with rows padded as decoders pad them,
+/// draws what RGB draws: packed formats the same bytes, planar YUV the same luma (within
+/// rounding) and, per 2x2 block, a chroma within the range of the RGB render's chroma in that
+/// block (anti-aliasing and subsampling are the only differences). No padding byte changes.
+#[test]
+fn every_format_and_size_renders_what_rgb_renders() {
+    for (w, h) in [(320, 240), (640, 352), (641, 353), (1920, 1080), (7, 5)] {
+        let rgb_info = info(VideoFormat::Rgb, w, h);
+        let (rgb, rgb_layout) = render_everything(&rgb_info);
+        let reference = |x: usize, y: usize| {
+            let o = rgb_layout[0].offset + y * rgb_layout[0].stride + 3 * x;
+            [rgb[o], rgb[o + 1], rgb[o + 2]]
+        };
+        let (w, h) = (w as usize, h as usize);
+        let background = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).filter(|&(x, y)| reference(x, y) == BACKGROUND);
+        assert!(background.count() < w * h, "{w}x{h}: the RGB render draws something");
+        for format in FORMATS {
+            let info = info(format, w as u32, h as u32);
+            let (out, layout) = render_everything(&info);
+            let what = format!("{format:?} {w}x{h}");
+            // Nothing outside the pixels changed.
+            let mut inside = vec![false; out.len()];
+            let row_bytes = |p: usize| match format {
+                VideoFormat::I420 if p > 0 => w.div_ceil(2),
+                VideoFormat::Nv12 if p > 0 => 2 * w.div_ceil(2),
+                _ => w * info.format_info().pixel_stride()[0] as usize,
+            };
+            for (p, plane) in layout.iter().enumerate() {
+                for y in 0..plane.rows {
+                    let start = plane.offset + y * plane.stride;
+                    inside[start..start + row_bytes(p)].iter_mut().for_each(|b| *b = true);
+                }
+            }
+            let outside_changed = out.iter().zip(&inside).filter(|(&b, &i)| !i && b != PADDING).count();
+            assert_eq!(outside_changed, 0, "{what}: padding bytes written");
+            let at = |p: usize, x: usize, y: usize| out[layout[p].offset + y * layout[p].stride + x];
+            match format {
+                VideoFormat::I420 | VideoFormat::Nv12 => {
+                    let to_yuv = yuv_conversion(&info);
+                    let background = to_yuv.convert(BACKGROUND[0], BACKGROUND[1], BACKGROUND[2]);
+                    let want = |x: usize, y: usize| {
+                        let [r, g, b] = reference(x, y);
+                        to_yuv.convert(r, g, b)
+                    };
+                    for y in 0..h {
+                        for x in 0..w {
+                            let (got, want) = (at(0, x, y) as i32, want(x, y)[0] as i32);
+                            assert!((got - want).abs() <= 2, "{what}: luma at ({x},{y}) is {got}, RGB draws {want}");
+                        }
+                    }
+                    for cy in 0..h.div_ceil(2) {
+                        for cx in 0..w.div_ceil(2) {
+                            let got = match format {
+                                VideoFormat::Nv12 => [at(1, 2 * cx, cy), at(1, 2 * cx + 1, cy)],
+                                _ => [at(1, cx, cy), at(2, cx, cy)],
+                            };
+                            // The block's pixels, and those around it.
+                            let pixels = |margin: usize| -> Vec<[u8; 3]> {
+                                let (y0, x0) = ((2 * cy).saturating_sub(margin), (2 * cx).saturating_sub(margin));
+                                let (y1, x1) = ((2 * cy + 2 + margin).min(h), (2 * cx + 2 + margin).min(w));
+                                (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| want(x, y)).collect()
+                            };
+                            let block = pixels(0);
+                            let uniform = block.iter().all(|c| c[1..] == block[0][1..]);
+                            // A block the RGB render paints in one colour has that chroma. One
+                            // with edges in it may fall anywhere between the colours drawn
+                            // there and the one under them: each shape blends its share of the
+                            // block in turn, and a shape covering part of it shows its own
+                            // colour whole only in the pixels around.
+                            let near = if uniform { block.clone() } else { pixels(2) };
+                            for (k, got) in got.into_iter().enumerate() {
+                                let under = [background[k + 1]].into_iter().filter(|_| !uniform);
+                                let chroma: Vec<i32> = near.iter().map(|c| c[k + 1]).chain(under).map(i32::from).collect();
+                                let (lo, hi) = (*chroma.iter().min().unwrap(), *chroma.iter().max().unwrap());
+                                assert!(
+                                    (lo - 2..=hi + 2).contains(&(got as i32)),
+                                    "{what}: chroma {k} of block ({cx},{cy}) is {got}, RGB draws {lo}..={hi} ({block:?})"
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let f = info.format_info();
+                    let bpp = f.pixel_stride()[0] as usize;
+                    for y in 0..h {
+                        for x in 0..w {
+                            let got: [u8; 3] = std::array::from_fn(|c| at(0, x * bpp + f.poffset()[c] as usize, y));
+                            assert_eq!(got, reference(x, y), "{what}: pixel ({x},{y})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn yuv_box_colour_is_the_class_colour() {
     // The car's colour drawn on I420 reads back, through BT.601 limited range, as itself.

@@ -367,10 +367,14 @@ impl<'a> Canvas<'a> {
         }
         match dash {
             None => {
+                // An opaque colour may cover a pixel twice: the sides then run through the
+                // corners, so a chroma block split between a side and the top or bottom still
+                // gets the whole colour (two half-blends would leave a quarter of the old one).
+                let corner = if color.a == 255 { 0 } else { t };
                 self.fill_irect(ox0, oy0, ox1, oy0 + t, color);
                 self.fill_irect(ox0, oy1 - t, ox1, oy1, color);
-                self.fill_irect(ox0, oy0 + t, ox0 + t, oy1 - t, color);
-                self.fill_irect(ox1 - t, oy0 + t, ox1, oy1 - t, color);
+                self.fill_irect(ox0, oy0 + corner, ox0 + t, oy1 - corner, color);
+                self.fill_irect(ox1 - t, oy0 + corner, ox1, oy1 - corner, color);
             }
             Some(d) => {
                 let on = (d.clamp(1.0, lim).round() as i64).max(t);

@@ -7,6 +7,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
 use traffic_meta::{Counts, Object};
 use traffic_vision::draw::{
     self, BoxLabel, Canvas, CountLine, ObjectBox, PanelRow, PlateLabel, Scene, Style, Trail, Trails,
@@ -290,7 +291,9 @@ impl BaseTransformImpl for Overlay {
             gst::element_imp_error!(self, gst::StreamError::Format, ["{}", e]);
             gst::FlowError::NotNegotiated
         })?;
-        let strides = video::strides(&info);
+        // The mapped frame's layout, not the caps': a decoder's VideoMeta may pad the rows
+        // (avdec at 320x240 does), and the planes are sliced by these strides.
+        let strides = video::strides(vframe.info());
         let planes = vframe.planes_data_mut();
         let mut canvas =
             Canvas::new(format, info.width() as usize, info.height() as usize, planes, &strides, video::yuv_of(&info))
