@@ -202,10 +202,9 @@ mod tests {
 
     #[test]
     fn zone_tables_alone_turn_counting_on_and_go_to_the_linecounter_file() {
-        let c: Config = toml::from_str(
-            "[[zone]]\nname = \"road\"\npoints = [0.3, 0.65, 0.7, 0.65, 0.8, 0.95, 0.2, 0.95]\n",
-        )
-        .unwrap();
+        let c: Config =
+            toml::from_str("[[zone]]\nname = \"road\"\npoints = [0.3, 0.65, 0.7, 0.65, 0.8, 0.95, 0.2, 0.95]\n")
+                .unwrap();
         assert!(c.counting());
         let back: toml::Table = toml::from_str(&c.counter_file().unwrap()).unwrap();
         assert!(back.get("line").is_none());

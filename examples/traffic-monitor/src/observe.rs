@@ -255,7 +255,8 @@ mod tests {
             dwell,
             plate: None,
         };
-        let (enter, exit) = (|id| event(ZoneEventKind::Enter, id, 0.0), |id, dwell| event(ZoneEventKind::Exit, id, dwell));
+        let (enter, exit) =
+            (|id| event(ZoneEventKind::Enter, id, 0.0), |id, dwell| event(ZoneEventKind::Exit, id, dwell));
         let mut observed = Observed::default();
         let frames = [
             (vec![1], vec![enter(1)]),
@@ -284,7 +285,11 @@ mod tests {
             plate: None,
         };
         let pts = Some(gst::ClockTime::from_seconds(2));
-        let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage { crossing: sent, pts, running_time: None });
+        let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage {
+            crossing: sent,
+            pts,
+            running_time: None,
+        });
         let c = crossing(&s).unwrap();
         assert_eq!((c.line.as_str(), c.direction.as_str(), c.track_id, c.plate), ("street", "down", 12, None));
         assert_eq!(c.pts, pts);

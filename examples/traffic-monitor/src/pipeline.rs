@@ -340,7 +340,13 @@ mod tests {
         config.output.dir = std::env::temp_dir().join(format!("traffic-monitor-build-{}", std::process::id()));
         let built = build(&config).unwrap();
         std::fs::remove_dir_all(&config.output.dir).ok();
-        built.pipeline.iterate_elements().into_iter().flatten().find(|e| e.factory().is_some_and(|f| f.name() == "linecounter")).unwrap()
+        built
+            .pipeline
+            .iterate_elements()
+            .into_iter()
+            .flatten()
+            .find(|e| e.factory().is_some_and(|f| f.name() == "linecounter"))
+            .unwrap()
     }
 
     #[test]

@@ -221,7 +221,10 @@ mod tests {
             occupants: vec![traffic_meta::ZoneOccupant { track_id: 9, class: "bus".into(), dwell: 2.5 }],
             entries: vec![("bus".into(), 1), ("car".into(), 3)],
         };
-        let counts = Counts { zones: vec![zone.clone(), traffic_meta::ZoneState { name: "lot".into(), ..zone }], ..Counts::default() };
+        let counts = Counts {
+            zones: vec![zone.clone(), traffic_meta::ZoneState { name: "lot".into(), ..zone }],
+            ..Counts::default()
+        };
         let tally = ZoneTally {
             peak_occupancy: 2,
             peak_time: 4.0,
@@ -232,7 +235,10 @@ mod tests {
         };
         let z = zones(&counts, &BTreeMap::from([("road".to_string(), tally)]));
         assert_eq!(z[0].entries, BTreeMap::from([("bus".into(), 1), ("car".into(), 3)]));
-        assert_eq!((z[0].peak_occupancy, z[0].visits_ended, z[0].mean_dwell, z[0].max_dwell), (2, 3, Some(2.0), Some(3.5)));
+        assert_eq!(
+            (z[0].peak_occupancy, z[0].visits_ended, z[0].mean_dwell, z[0].max_dwell),
+            (2, 3, Some(2.0), Some(3.5))
+        );
         assert_eq!(z[0].inside_at_end, [Occupant { track_id: 9, class: "bus".into(), dwell: 2.5 }]);
         assert_eq!(z[0].points[1], [30.0, 20.0]);
         assert_eq!((z[1].name.as_str(), z[1].visits_ended, z[1].mean_dwell), ("lot", 0, None), "no visit ended there");

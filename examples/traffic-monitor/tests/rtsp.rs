@@ -20,7 +20,13 @@ fn totals(events: &Path) -> Vec<u64> {
         .filter_map(|v| {
             let lines = v.get("totals")?.as_object()?.clone();
             let per_direction = lines.values().flat_map(|c| c.as_object().cloned()).flat_map(|c| c.into_values());
-            Some(per_direction.flat_map(|d| d.as_object().cloned()).flat_map(|d| d.into_values()).filter_map(|n| n.as_u64()).sum())
+            Some(
+                per_direction
+                    .flat_map(|d| d.as_object().cloned())
+                    .flat_map(|d| d.into_values())
+                    .filter_map(|n| n.as_u64())
+                    .sum(),
+            )
         })
         .collect()
 }
@@ -70,7 +76,9 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
     std::thread::sleep(Duration::from_secs(2));
     let _server = RtspServer::serve(&video, port, MOUNT);
     wait_until(Duration::from_secs(30), "the app to log the new connection", || logged("state=(string)connected") >= 2);
-    wait_until(Duration::from_secs(60), "a count after the reconnect", || totals(&events).last().is_some_and(|&t| t > before));
+    wait_until(Duration::from_secs(60), "a count after the reconnect", || {
+        totals(&events).last().is_some_and(|&t| t > before)
+    });
 
     send_signal(app.id(), "-INT");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -16,13 +16,13 @@
 
 pub mod frame;
 pub mod messages;
+pub use frame::{
+    counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing,
+    LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
+};
 pub use messages::{
     crossing_structure, read_crossing, read_summary, read_zone, summary_structure, zone_structure, CrossingMessage,
     Summary, ZoneMessage, CROSSING_MESSAGE, SUMMARY_MESSAGE, ZONE_MESSAGE,
-};
-pub use frame::{
-    counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing, LineTotals,
-    ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
 };
 
 use gst::glib::translate::ToGlibPtr;

@@ -119,7 +119,8 @@ pub fn summary_structure(summary: &Summary) -> gst::Structure {
 
 /// Reads a `traffic-summary` message's structure; None for any other structure.
 pub fn read_summary(s: &gst::StructureRef) -> Option<Summary> {
-    (s.name() == SUMMARY_MESSAGE).then(|| Summary { counts: read_counts(s), frames: s.get::<u64>("frames").unwrap_or(0) })
+    (s.name() == SUMMARY_MESSAGE)
+        .then(|| Summary { counts: read_counts(s), frames: s.get::<u64>("frames").unwrap_or(0) })
 }
 
 #[cfg(test)]
@@ -130,7 +131,8 @@ mod tests {
     #[test]
     fn crossing_round_trips_with_and_without_times_and_plate() {
         gst::init().unwrap();
-        let crossing = Crossing { line: "north".into(), direction: "in".into(), track_id: 42, class: "bus".into(), plate: None };
+        let crossing =
+            Crossing { line: "north".into(), direction: "in".into(), track_id: 42, class: "bus".into(), plate: None };
         for (pts, rt, plate) in [(Some(5), Some(3), Some("AB123")), (None, None, None)] {
             let m = CrossingMessage {
                 crossing: Crossing { plate: plate.map(String::from), ..crossing.clone() },
@@ -166,11 +168,20 @@ mod tests {
             assert_eq!(s.get::<u64>("track-id").unwrap(), 9, "field names are the documented ones");
             assert_eq!(read_zone(&s), Some(m));
         }
-        assert_eq!(read_zone(&crossing_structure(&CrossingMessage {
-            crossing: Crossing { line: "a".into(), direction: "in".into(), track_id: 1, class: "car".into(), plate: None },
-            pts: None,
-            running_time: None,
-        })), None);
+        assert_eq!(
+            read_zone(&crossing_structure(&CrossingMessage {
+                crossing: Crossing {
+                    line: "a".into(),
+                    direction: "in".into(),
+                    track_id: 1,
+                    class: "car".into(),
+                    plate: None
+                },
+                pts: None,
+                running_time: None,
+            })),
+            None
+        );
     }
 
     #[test]

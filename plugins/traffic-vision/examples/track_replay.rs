@@ -55,11 +55,7 @@ fn parse_args() -> Result<Args, String> {
         config = match raw.get(i + 1).map(String::as_str) {
             Some("bytetrack") => TrackerConfig::bytetrack(),
             Some("ocsort") => TrackerConfig::ocsort(),
-            other => {
-                return Err(format!(
-                    "--algorithm: expected bytetrack or ocsort, got {other:?}"
-                ))
-            }
+            other => return Err(format!("--algorithm: expected bytetrack or ocsort, got {other:?}")),
         };
     }
 
@@ -68,11 +64,7 @@ fn parse_args() -> Result<Args, String> {
     let mut print_config = false;
     let mut it = raw.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
             v.parse().map_err(|_| format!("{name}: not a number: {v}"))
         }
@@ -108,12 +100,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let input = input.ok_or("missing DETECTIONS.jsonl")?;
-    Ok(Args {
-        input,
-        output,
-        config,
-        print_config,
-    })
+    Ok(Args { input, output, config, print_config })
 }
 
 /// One frame of the dump: its number and its detections.
@@ -121,11 +108,7 @@ fn parse_frame(line: &str) -> Result<(u64, Vec<Detection>), String> {
     let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let frame = v["frame"].as_u64().ok_or("no \"frame\"")?;
     let mut detections = Vec::new();
-    for obj in v["objects"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
+    for obj in v["objects"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let b: Vec<f32> = obj["box"]
             .as_array()
             .ok_or("object without \"box\"")?
@@ -138,12 +121,8 @@ fn parse_frame(line: &str) -> Result<(u64, Vec<Detection>), String> {
         }
         detections.push(Detection {
             bbox: BBox::new(b[0], b[1], b[2], b[3]),
-            score: obj["confidence"]
-                .as_f64()
-                .ok_or("object without \"confidence\"")? as f32,
-            class_id: obj["class_id"]
-                .as_u64()
-                .ok_or("object without \"class_id\"")? as u32,
+            score: obj["confidence"].as_f64().ok_or("object without \"confidence\"")? as f32,
+            class_id: obj["class_id"].as_u64().ok_or("object without \"class_id\"")? as u32,
         });
     }
     Ok((frame, detections))
@@ -153,8 +132,7 @@ fn run(args: Args) -> Result<(), String> {
     if args.print_config {
         eprintln!("{:?}", args.config);
     }
-    let reader =
-        BufReader::new(File::open(&args.input).map_err(|e| format!("{}: {e}", args.input))?);
+    let reader = BufReader::new(File::open(&args.input).map_err(|e| format!("{}: {e}", args.input))?);
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(File::create(path).map_err(|e| format!("{path}: {e}"))?),
         None => Box::new(std::io::stdout().lock()),
@@ -169,8 +147,7 @@ fn run(args: Args) -> Result<(), String> {
         if line.trim().is_empty() {
             continue;
         }
-        let (frame, detections) =
-            parse_frame(&line).map_err(|e| format!("{}:{}: {e}", args.input, n + 1))?;
+        let (frame, detections) = parse_frame(&line).map_err(|e| format!("{}:{}: {e}", args.input, n + 1))?;
         for t in tracker.update(&detections) {
             let b = t.bbox;
             writeln!(

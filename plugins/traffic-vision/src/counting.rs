@@ -140,7 +140,11 @@ fn segments_meet(p: Point, q: Point, a: Point, b: Point) -> bool {
     }
     // Collinear or touching cases: a point of one on the other.
     let on = |s: Point, e: Point, r: Point| {
-        side(s, e, r) == 0 && r.0 >= s.0.min(e.0) - 1e-9 && r.0 <= s.0.max(e.0) + 1e-9 && r.1 >= s.1.min(e.1) - 1e-9 && r.1 <= s.1.max(e.1) + 1e-9
+        side(s, e, r) == 0
+            && r.0 >= s.0.min(e.0) - 1e-9
+            && r.0 <= s.0.max(e.0) + 1e-9
+            && r.1 >= s.1.min(e.1) - 1e-9
+            && r.1 <= s.1.max(e.1) + 1e-9
     };
     on(a, b, p) || on(a, b, q) || on(p, q, a) || on(p, q, b)
 }
@@ -208,7 +212,15 @@ pub struct LineCounter {
 impl LineCounter {
     pub fn new(lines: Vec<Line>, anchor: Anchor, min_frames: u32) -> Self {
         let totals = vec![HashMap::new(); lines.len()];
-        LineCounter { lines, anchor, min_frames: min_frames.max(1), forget_after: 300, frame: 0, tracks: HashMap::new(), totals }
+        LineCounter {
+            lines,
+            anchor,
+            min_frames: min_frames.max(1),
+            forget_after: 300,
+            frame: 0,
+            tracks: HashMap::new(),
+            totals,
+        }
     }
 
     pub fn lines(&self) -> &[Line] {
@@ -257,7 +269,10 @@ impl LineCounter {
             for (li, line) in self.lines.iter().enumerate() {
                 let now_side = side(line.start, line.end, p);
                 if let Some(q) = previous {
-                    if segments_meet(q, p, line.start, line.end) && now_side != 0 && side(line.start, line.end, q) != now_side {
+                    if segments_meet(q, p, line.start, line.end)
+                        && now_side != 0
+                        && side(line.start, line.end, q) != now_side
+                    {
                         // A fresh crossing replaces any pending one (jitter back and forth).
                         state.pending.insert(li, Pending { inward: now_side > 0, frames_on_side: 0 });
                     }
@@ -275,7 +290,12 @@ impl LineCounter {
                     state.pending.remove(&li);
                     if state.counted.insert((li, inward)) {
                         *self.totals[li].entry((obs.class.clone(), inward)).or_insert(0) += 1;
-                        events.push(CrossingEvent { line: li, inward, track_id: obs.track_id, class: obs.class.clone() });
+                        events.push(CrossingEvent {
+                            line: li,
+                            inward,
+                            track_id: obs.track_id,
+                            class: obs.class.clone(),
+                        });
                     }
                 }
             }
@@ -292,7 +312,13 @@ mod tests {
 
     /// A horizontal line across a 640-wide frame at y = 200, drawn left to right: `in` is down.
     fn counter(min_frames: u32) -> LineCounter {
-        let line = Line { name: "l".into(), start: (0.0, 200.0), end: (640.0, 200.0), in_name: "in".into(), out_name: "out".into() };
+        let line = Line {
+            name: "l".into(),
+            start: (0.0, 200.0),
+            end: (640.0, 200.0),
+            in_name: "in".into(),
+            out_name: "out".into(),
+        };
         LineCounter::new(vec![line], Anchor::BottomCenter, min_frames)
     }
 
@@ -311,14 +337,26 @@ mod tests {
         let mut c = counter(1);
         assert_eq!(run(&mut c, &[(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "car")]).len(), 1);
         // The frame doubles in size: the line moves to y = 400.
-        let line = Line { name: "l".into(), start: (0.0, 400.0), end: (1280.0, 400.0), in_name: "in".into(), out_name: "out".into() };
+        let line = Line {
+            name: "l".into(),
+            start: (0.0, 400.0),
+            end: (1280.0, 400.0),
+            in_name: "in".into(),
+            out_name: "out".into(),
+        };
         c.relocate(vec![line]);
         assert_eq!(c.lines()[0].start, (0.0, 400.0));
         assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
         // Track 2's last anchor (y = 300, old pixels) is above the new line; its next anchor
         // (y = 500, new pixels) is below it: that path spans two geometries and must not count.
         assert_eq!(run(&mut c, &[(2, 100.0, 300.0, "car")]).len(), 0);
-        c.relocate(vec![Line { name: "l".into(), start: (0.0, 400.0), end: (1280.0, 400.0), in_name: "in".into(), out_name: "out".into() }]);
+        c.relocate(vec![Line {
+            name: "l".into(),
+            start: (0.0, 400.0),
+            end: (1280.0, 400.0),
+            in_name: "in".into(),
+            out_name: "out".into(),
+        }]);
         assert!(run(&mut c, &[(2, 100.0, 500.0, "car")]).is_empty());
         // Track 1 already counted `in`: crossing the moved line again does not count twice.
         assert!(run(&mut c, &[(1, 100.0, 350.0, "car"), (1, 100.0, 450.0, "car")]).is_empty());
@@ -364,7 +402,8 @@ mod tests {
         assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
         assert_eq!(c.totals()[0][&("car".to_string(), false)], 1);
         // A track counts at most once per direction, even if it comes back and crosses again.
-        let again = [(1, 100.0, 150.0, "car"), (1, 100.0, 140.0, "car"), (1, 100.0, 250.0, "car"), (1, 100.0, 260.0, "car")];
+        let again =
+            [(1, 100.0, 150.0, "car"), (1, 100.0, 140.0, "car"), (1, 100.0, 250.0, "car"), (1, 100.0, 260.0, "car")];
         let events = run(&mut c, &again);
         assert_eq!(events.iter().filter(|e| e.inward).count(), 0, "{events:?}");
     }
@@ -372,7 +411,13 @@ mod tests {
     #[test]
     fn reversing_before_min_frames_does_not_count() {
         let mut c = counter(3);
-        let path = [(1, 100.0, 150.0, "car"), (1, 100.0, 210.0, "car"), (1, 100.0, 215.0, "car"), (1, 100.0, 150.0, "car"), (1, 100.0, 120.0, "car")];
+        let path = [
+            (1, 100.0, 150.0, "car"),
+            (1, 100.0, 210.0, "car"),
+            (1, 100.0, 215.0, "car"),
+            (1, 100.0, 150.0, "car"),
+            (1, 100.0, 120.0, "car"),
+        ];
         assert!(run(&mut c, &path).is_empty());
         assert!(c.totals()[0].is_empty());
     }
@@ -380,7 +425,12 @@ mod tests {
     #[test]
     fn class_flicker_does_not_double_count() {
         let mut c = counter(2);
-        let path = [(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "truck"), (1, 100.0, 260.0, "car"), (1, 100.0, 270.0, "truck")];
+        let path = [
+            (1, 100.0, 150.0, "car"),
+            (1, 100.0, 250.0, "truck"),
+            (1, 100.0, 260.0, "car"),
+            (1, 100.0, 270.0, "truck"),
+        ];
         let events = run(&mut c, &path);
         assert_eq!(events.len(), 1);
         let total: u64 = c.totals()[0].values().sum();
@@ -397,7 +447,17 @@ mod tests {
         assert!(!l.fractional);
         assert_eq!((l.name.as_str(), l.in_name.as_str(), l.out_name.as_str()), ("exit", "south", "north"));
         assert_eq!(LineSpec::parse_list("a:0,0.5,1,0.5;b:0.5,0,0.5,1;").unwrap().len(), 2);
-        for bad in ["", "a", "a:1,2,3", "a:1,2,3,x", "a:1,1,1,1", "a:0,0,1,1:in", "a:0,0,1,1:x/x", "a:-1,0,1,1", "a:0,0,1,1:a/b:c"] {
+        for bad in [
+            "",
+            "a",
+            "a:1,2,3",
+            "a:1,2,3,x",
+            "a:1,1,1,1",
+            "a:0,0,1,1:in",
+            "a:0,0,1,1:x/x",
+            "a:-1,0,1,1",
+            "a:0,0,1,1:a/b:c",
+        ] {
             assert!(LineSpec::parse(bad).is_err(), "{bad}");
         }
         assert!(LineSpec::parse_list("a:0,0,1,1;a:0,1,1,0").is_err());

@@ -70,9 +70,8 @@ pub fn nms(dets: &mut Vec<Detection>, iou_threshold: f32, max_det: usize, class_
         if kept.len() >= max_det {
             break;
         }
-        let suppressed = kept
-            .iter()
-            .any(|k| (class_agnostic || k.class_id == d.class_id) && k.bbox.iou(&d.bbox) > iou_threshold);
+        let suppressed =
+            kept.iter().any(|k| (class_agnostic || k.class_id == d.class_id) && k.bbox.iou(&d.bbox) > iou_threshold);
         if !suppressed {
             kept.push(*d);
         }

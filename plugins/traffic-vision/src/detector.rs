@@ -34,7 +34,8 @@ impl ClassFilter {
         };
         let mut mask = vec![false; names.len()];
         for w in wanted {
-            let index = names.iter().position(|n| n == w).or_else(|| w.parse::<usize>().ok().filter(|&i| i < names.len()));
+            let index =
+                names.iter().position(|n| n == w).or_else(|| w.parse::<usize>().ok().filter(|&i| i < names.len()));
             match index {
                 Some(i) => mask[i] = true,
                 None => {
@@ -311,7 +312,11 @@ type ImageInput = (String, Option<(usize, usize)>, bool);
 
 fn image_input(session: &Session, path: &Path) -> Result<ImageInput, VisionError> {
     let [input] = session.inputs() else {
-        return Err(VisionError::Model(format!("{} has {} inputs; a YOLO model has one", path.display(), session.inputs().len())));
+        return Err(VisionError::Model(format!(
+            "{} has {} inputs; a YOLO model has one",
+            path.display(),
+            session.inputs().len()
+        )));
     };
     let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
         return Err(VisionError::Model(format!("input '{}' is not a tensor", input.name())));
@@ -320,7 +325,10 @@ fn image_input(session: &Session, path: &Path) -> Result<ImageInput, VisionError
         TensorElementType::Float32 => false,
         TensorElementType::Float16 => true,
         _ => {
-            return Err(VisionError::Model(format!("input '{}' is {ty:?}; float32 and float16 are supported", input.name())))
+            return Err(VisionError::Model(format!(
+                "input '{}' is {ty:?}; float32 and float16 are supported",
+                input.name()
+            )))
         }
     };
     let dims: &[i64] = shape;

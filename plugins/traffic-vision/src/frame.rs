@@ -61,11 +61,8 @@ impl YuvToRgb {
         };
         let kg = 1.0 - kr - kb;
         // Limited range: Y' spans 16..235, Cb/Cr 16..240.
-        let (y_offset, y_gain, c_gain) = if full_range {
-            (0.0, 1.0, 1.0)
-        } else {
-            (16.0, 255.0 / 219.0, 255.0 / 224.0)
-        };
+        let (y_offset, y_gain, c_gain) =
+            if full_range { (0.0, 1.0, 1.0) } else { (16.0, 255.0 / 219.0, 255.0 / 224.0) };
         YuvToRgb {
             y_offset,
             y_gain,
@@ -152,7 +149,10 @@ impl<'a> Frame<'a> {
         let yuv = self.format.packed_layout().is_none();
         let (x, y) = if yuv { (x & !1, y & !1) } else { (x, y) };
         if x >= self.width || y >= self.height {
-            return Err(VisionError::Frame(format!("crop at {x},{y} is outside the {}x{} frame", self.width, self.height)));
+            return Err(VisionError::Frame(format!(
+                "crop at {x},{y} is outside the {}x{} frame",
+                self.width, self.height
+            )));
         }
         let w = w.min(self.width - x);
         let h = h.min(self.height - y);
@@ -203,7 +203,15 @@ mod tests {
         let luma: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
         let u: Vec<u8> = (0..9).map(|i| 100 + i as u8).collect();
         let v: Vec<u8> = (0..9).map(|i| 200 + i as u8).collect();
-        let f = Frame::new(PixelFormat::I420, w, h, &[&luma, &u[..6], &v[..6]], &[w, 3, 3], YuvToRgb::new(YuvMatrix::Bt601, false)).unwrap();
+        let f = Frame::new(
+            PixelFormat::I420,
+            w,
+            h,
+            &[&luma, &u[..6], &v[..6]],
+            &[w, 3, 3],
+            YuvToRgb::new(YuvMatrix::Bt601, false),
+        )
+        .unwrap();
         let (c, x, y) = f.crop(3, 1, 3, 3).unwrap();
         assert_eq!((x, y, c.width, c.height), (2, 0, 3, 3));
         assert_eq!((c.planes[0][0], c.planes[1][0], c.planes[2][0]), (2, 101, 201));

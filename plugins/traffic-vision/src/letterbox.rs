@@ -137,7 +137,11 @@ impl Letterbox {
             )));
         }
         if out.len() != self.input_len() {
-            return Err(VisionError::Frame(format!("input buffer has {} values, needs {}", out.len(), self.input_len())));
+            return Err(VisionError::Frame(format!(
+                "input buffer has {} values, needs {}",
+                out.len(),
+                self.input_len()
+            )));
         }
         let plane = self.dst_w * self.dst_h;
         let (r_out, rest) = out.split_at_mut(plane);
@@ -305,12 +309,8 @@ mod tests {
         // A box in frame pixels, forward-mapped by hand, must come back to itself.
         let (sx, sy) = (640.0 / 1920.0, 360.0 / 1080.0);
         let frame_box = BBox::new(300.0, 150.0, 900.0, 750.0);
-        let input_box = BBox::new(
-            frame_box.x1 * sx,
-            frame_box.y1 * sy + 12.0,
-            frame_box.x2 * sx,
-            frame_box.y2 * sy + 12.0,
-        );
+        let input_box =
+            BBox::new(frame_box.x1 * sx, frame_box.y1 * sy + 12.0, frame_box.x2 * sx, frame_box.y2 * sy + 12.0);
         let back = lb.to_frame(input_box);
         for (a, b) in [(back.x1, 300.0), (back.y1, 150.0), (back.x2, 900.0), (back.y2, 750.0)] {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
@@ -362,8 +362,15 @@ mod tests {
         let (w, h) = (4, 4);
         let y = vec![235u8; w * h];
         let uv = vec![128u8; (w / 2) * (h / 2)];
-        let f = Frame::new(PixelFormat::I420, w, h, &[&y, &uv, &uv], &[w, w / 2, w / 2], YuvToRgb::new(YuvMatrix::Bt601, false))
-            .unwrap();
+        let f = Frame::new(
+            PixelFormat::I420,
+            w,
+            h,
+            &[&y, &uv, &uv],
+            &[w, w / 2, w / 2],
+            YuvToRgb::new(YuvMatrix::Bt601, false),
+        )
+        .unwrap();
         let lb = Letterbox::fixed(w, h, 4, 4).unwrap();
         let mut out = vec![0.0; lb.input_len()];
         lb.fill(&f, &mut out).unwrap();
@@ -371,7 +378,8 @@ mod tests {
         // NV12 pure red (BT.601 limited: Y=81, Cb=90, Cr=240).
         let nv = [90u8, 240u8].repeat((w / 2) * (h / 2));
         let y = vec![81u8; w * h];
-        let f = Frame::new(PixelFormat::Nv12, w, h, &[&y, &nv], &[w, w], YuvToRgb::new(YuvMatrix::Bt601, false)).unwrap();
+        let f =
+            Frame::new(PixelFormat::Nv12, w, h, &[&y, &nv], &[w, w], YuvToRgb::new(YuvMatrix::Bt601, false)).unwrap();
         lb.fill(&f, &mut out).unwrap();
         assert!(out[0] > 0.95 && out[2 * 16] < 0.05, "r={} b={}", out[0], out[32]);
     }

@@ -184,9 +184,8 @@ mod tests {
             det(100.0, 400.0, 150.0, 450.0, 0.9),
         ]);
         assert_eq!(found.len(), 2);
-        let close = |a: BBox, b: [f32; 4]| {
-            [a.x1 - b[0], a.y1 - b[1], a.x2 - b[2], a.y2 - b[3]].iter().all(|d| d.abs() < 1e-3)
-        };
+        let close =
+            |a: BBox, b: [f32; 4]| [a.x1 - b[0], a.y1 - b[1], a.x2 - b[2], a.y2 - b[3]].iter().all(|d| d.abs() < 1e-3);
         let p0 = found[0].expect("plate in crop 0");
         assert!(close(p0.bbox, [10.0, 20.0, 30.0, 30.0]), "{p0:?}");
         assert_eq!(p0.score, 0.8);

@@ -50,9 +50,9 @@ impl OutputLayout {
             return Err(VisionError::Model(format!("cannot tell the YOLO layout of output shape {shape:?}")));
         };
         match (layout.classes(), known_classes) {
-            (Some(c), Some(n)) if c != n => Err(VisionError::Model(format!(
-                "output shape {shape:?} implies {c} classes but the model names {n}"
-            ))),
+            (Some(c), Some(n)) if c != n => {
+                Err(VisionError::Model(format!("output shape {shape:?} implies {c} classes but the model names {n}")))
+            }
             _ => Ok(layout),
         }
     }
@@ -154,10 +154,7 @@ impl OutputLayout {
 }
 
 fn argmax(scores: &[f32]) -> (f32, u32) {
-    scores
-        .iter()
-        .enumerate()
-        .fold((f32::MIN, 0), |best, (i, &s)| if s > best.0 { (s, i as u32) } else { best })
+    scores.iter().enumerate().fold((f32::MIN, 0), |best, (i, &s)| if s > best.0 { (s, i as u32) } else { best })
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ impl ZoneSpec {
     /// Parses `name:x1,y1,x2,y2,x3,y3[,...]`: at least three corners; coordinates all within
     /// 0..=1 are fractions of the frame, otherwise pixels.
     pub fn parse(spec: &str) -> Result<Self, VisionError> {
-        let bad = |why: &str| VisionError::Config(format!("zone '{spec}': {why} (expected name:x1,y1,x2,y2,x3,y3[,...])"));
+        let bad =
+            |why: &str| VisionError::Config(format!("zone '{spec}': {why} (expected name:x1,y1,x2,y2,x3,y3[,...])"));
         let (name, coords) = spec.trim().split_once(':').ok_or_else(|| bad("no coordinates"))?;
         let coords: Vec<f64> = coords
             .split(',')
@@ -413,11 +414,19 @@ mod tests {
     #[test]
     fn events_of_one_frame_come_by_zone_then_track() {
         let zones = ZoneSpec::parse_list("a:0,0,100,0,100,100,0,100;b:0,0,300,0,300,300,0,300").unwrap();
-        let mut z = ZoneCounter::new(zones.iter().map(|s| s.in_pixels(640, 480)).collect(), Anchor::BottomCenter, 1, DEFAULT_LOST_AFTER);
+        let mut z = ZoneCounter::new(
+            zones.iter().map(|s| s.in_pixels(640, 480)).collect(),
+            Anchor::BottomCenter,
+            1,
+            DEFAULT_LOST_AFTER,
+        );
         let events = z.update(0.0, &[car(9, 50.0, 50.0), car(4, 60.0, 60.0), car(7, 200.0, 200.0)]);
         let order: Vec<(usize, u64)> = events.iter().map(|e| (e.zone, e.track_id)).collect();
         assert_eq!(order, [(0, 4), (0, 9), (1, 4), (1, 7), (1, 9)]);
         assert!(ZoneSpec::new("x", &[0.0, 0.0, 1.0, 0.0]).unwrap_err().to_string().contains("zone 'x'"));
-        assert_eq!(ZoneSpec::new("x", &[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]).unwrap(), ZoneSpec::parse("x:0,0,1,0,1,1").unwrap());
+        assert_eq!(
+            ZoneSpec::new("x", &[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]).unwrap(),
+            ZoneSpec::parse("x:0,0,1,0,1,1").unwrap()
+        );
     }
 }

@@ -48,8 +48,10 @@ fn output_value() -> impl Strategy<Value = f32> {
 
 fn layout() -> impl Strategy<Value = (OutputLayout, [i64; 3])> {
     prop_oneof![
-        (1usize..6, 1i64..40).prop_map(|(c, n)| (OutputLayout::V8 { classes: c, transposed: false }, [1, 4 + c as i64, n])),
-        (1usize..6, 1i64..40).prop_map(|(c, n)| (OutputLayout::V8 { classes: c, transposed: true }, [1, n, 4 + c as i64])),
+        (1usize..6, 1i64..40)
+            .prop_map(|(c, n)| (OutputLayout::V8 { classes: c, transposed: false }, [1, 4 + c as i64, n])),
+        (1usize..6, 1i64..40)
+            .prop_map(|(c, n)| (OutputLayout::V8 { classes: c, transposed: true }, [1, n, 4 + c as i64])),
         (1usize..6, 1i64..40).prop_map(|(c, n)| (OutputLayout::V5 { classes: c }, [1, n, 5 + c as i64])),
         (1i64..40).prop_map(|n| (OutputLayout::EndToEnd, [1, n, 6])),
     ]
@@ -228,11 +230,8 @@ enum TrackerFrame {
 /// Vehicles moving on straight paths (so tracks form), plus random clutter and gaps.
 fn tracker_frames() -> impl Strategy<Value = Vec<TrackerFrame>> {
     let mover = (0.0f32..640.0, 0.0f32..480.0, -15.0f32..15.0, -15.0f32..15.0, 0.3f32..1.0, 0u32..3);
-    (
-        prop::collection::vec(mover, 0..8),
-        prop::collection::vec((detections(6, 3), 0u8..10), 10..80),
-    )
-        .prop_map(|(movers, clutter)| {
+    (prop::collection::vec(mover, 0..8), prop::collection::vec((detections(6, 3), 0u8..10), 10..80)).prop_map(
+        |(movers, clutter)| {
             clutter
                 .into_iter()
                 .enumerate()
@@ -251,7 +250,8 @@ fn tracker_frames() -> impl Strategy<Value = Vec<TrackerFrame>> {
                     TrackerFrame::Detected(dets)
                 })
                 .collect()
-        })
+        },
+    )
 }
 
 proptest! {

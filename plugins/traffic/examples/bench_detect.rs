@@ -50,7 +50,10 @@ struct Args {
 
 fn parse_args() -> Result<Args, Error> {
     let mut args = Args {
-        video: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/videos/ahmetozlu_residential_street.mp4")),
+        video: PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/videos/ahmetozlu_residential_street.mp4"
+        )),
         threads: 2,
         frames: usize::MAX,
         model: traffic_vision::runtime::weight("yolov8n.onnx"),
@@ -99,7 +102,8 @@ fn decode(video: &std::path::Path, max: usize) -> Result<(gst::Caps, Vec<gst::Bu
     ))?
     .downcast::<gst::Pipeline>()
     .map_err(|_| "not a pipeline")?;
-    let sink = pipeline.by_name("sink").ok_or("no appsink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    let sink =
+        pipeline.by_name("sink").ok_or("no appsink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
     pipeline.set_state(gst::State::Playing)?;
     let mut caps = None;
     let mut buffers = Vec::new();
@@ -208,7 +212,9 @@ impl DetectPipeline {
         for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
             match msg.view() {
                 gst::MessageView::Eos(..) => break,
-                gst::MessageView::Error(e) => return Err(format!("pipeline error: {} ({:?})", e.error(), e.debug()).into()),
+                gst::MessageView::Error(e) => {
+                    return Err(format!("pipeline error: {} ({:?})", e.error(), e.debug()).into())
+                }
                 _ => {}
             }
         }
@@ -335,7 +341,11 @@ fn load_average() -> String {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 

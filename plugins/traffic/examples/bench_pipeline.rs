@@ -164,10 +164,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn pad(pipeline: &gst::Bin, element: &str, pad: &str) -> Result<gst::Pad, Error> {
-    pipeline
-        .by_name(element)
-        .and_then(|e| e.static_pad(pad))
-        .ok_or_else(|| format!("no pad {element}.{pad}").into())
+    pipeline.by_name(element).and_then(|e| e.static_pad(pad)).ok_or_else(|| format!("no pad {element}.{pad}").into())
 }
 
 /// Counts the frames entering the first element, notes when the first arrived, and ends the
@@ -222,12 +219,8 @@ fn counts_json(s: &gst::StructureRef) -> Value {
     for line in &counts.lines {
         let mut directions = Map::new();
         for dir in [&line.in_name, &line.out_name] {
-            let by_class: Map<String, Value> = line
-                .totals
-                .iter()
-                .filter(|t| &t.direction == dir)
-                .map(|t| (t.class.clone(), json!(t.count)))
-                .collect();
+            let by_class: Map<String, Value> =
+                line.totals.iter().filter(|t| &t.direction == dir).map(|t| (t.class.clone(), json!(t.count))).collect();
             let total: u64 = line.totals.iter().filter(|t| &t.direction == dir).map(|t| t.count).sum();
             directions.insert(dir.clone(), json!({ "total": total, "by_class": by_class }));
         }
@@ -277,7 +270,12 @@ fn run(args: &Args) -> Result<Value, Error> {
         match msg.view() {
             gst::MessageView::Eos(_) => break,
             gst::MessageView::Error(e) => {
-                error = Some(format!("{}: {} ({:?})", msg.src().map(|s| s.path_string()).unwrap_or_default(), e.error(), e.debug()));
+                error = Some(format!(
+                    "{}: {} ({:?})",
+                    msg.src().map(|s| s.path_string()).unwrap_or_default(),
+                    e.error(),
+                    e.debug()
+                ));
                 break;
             }
             gst::MessageView::Element(e) => {
@@ -345,11 +343,17 @@ mod tests {
     use super::*;
 
     fn residential() -> Option<PathBuf> {
-        let video = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/videos/ahmetozlu_residential_street.mp4"));
+        let video = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/videos/ahmetozlu_residential_street.mp4"
+        ));
         if video.is_file() {
             Some(video)
         } else {
-            eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", video.display());
+            eprintln!(
+                "SKIPPED: {} not found (the shared evaluation data is not beside this checkout)",
+                video.display()
+            );
             None
         }
     }
@@ -368,7 +372,8 @@ mod tests {
             assert!(ms > 0.0, "{stage} not timed: {report}");
         }
         let wall = report["ms_per_frame"].as_f64().unwrap_or(0.0);
-        let stages: f64 = report["stage_ms_per_frame"].as_object().map_or(0.0, |m| m.values().filter_map(Value::as_f64).sum());
+        let stages: f64 =
+            report["stage_ms_per_frame"].as_object().map_or(0.0, |m| m.values().filter_map(Value::as_f64).sum());
         assert!(stages <= wall, "the stages ({stages} ms) run within the wall time ({wall} ms): {report}");
         assert!(report["counts"]["street"]["down"]["total"].is_u64(), "{report}");
     }

@@ -136,7 +136,11 @@ fn main() -> Result<(), Error> {
         if n >= next_sample {
             let rss = rss_kib()?;
             samples.push((n, rss));
-            println!("frame {n:>6}  loop {loops:>3}  rss {:.1} MiB  {:.1} fps", rss as f64 / 1024.0, n as f64 / start.elapsed().as_secs_f64());
+            println!(
+                "frame {n:>6}  loop {loops:>3}  rss {:.1} MiB  {:.1} fps",
+                rss as f64 / 1024.0,
+                n as f64 / start.elapsed().as_secs_f64()
+            );
             if warmup_rss.is_none() && n >= args.warmup {
                 warmup_rss = Some((n, rss));
             }
@@ -180,10 +184,14 @@ fn main() -> Result<(), Error> {
         if pass { "pass: within 5 %" } else { "FAIL: more than 5 %" },
     );
     println!("\n{summary}");
-    println!("soak: frames={n} warmup_rss_kib={warm} end_rss_kib={end} ratio={ratio:.4} {}", if pass { "PASS" } else { "FAIL" });
+    println!(
+        "soak: frames={n} warmup_rss_kib={warm} end_rss_kib={end} ratio={ratio:.4} {}",
+        if pass { "PASS" } else { "FAIL" }
+    );
     if let Some(path) = &args.markdown {
         let samples_line: Vec<String> = samples.iter().map(|(f, r)| format!("{f}: {:.1}", mib(*r))).collect();
-        let body = format!("Pipeline: `{launch}`\n\n{summary}\nRSS samples (frame: MiB): {}\n", samples_line.join(", "));
+        let body =
+            format!("Pipeline: `{launch}`\n\n{summary}\nRSS samples (frame: MiB): {}\n", samples_line.join(", "));
         std::fs::write(path, body)?;
     }
     if pass {

@@ -62,6 +62,8 @@ mod tests {
     fn the_property_is_a_read_only_structure() {
         let spec = property("frames");
         assert_eq!((spec.name(), spec.value_type()), ("stats", gst::Structure::static_type()));
-        assert!(spec.flags().contains(glib::ParamFlags::READABLE) && !spec.flags().contains(glib::ParamFlags::WRITABLE));
+        assert!(
+            spec.flags().contains(glib::ParamFlags::READABLE) && !spec.flags().contains(glib::ParamFlags::WRITABLE)
+        );
     }
 }

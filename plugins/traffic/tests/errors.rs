@@ -203,7 +203,8 @@ fn corrupt_model_files_are_a_clear_error() {
     let empty = dir.join("empty.onnx");
     std::fs::write(&empty, b"").unwrap();
     for path in [&truncated, &random, &empty] {
-        let (err, domain) = failure(&format!("videotestsrc num-buffers=1 ! yolodetect model={} ! fakesink", path.display()));
+        let (err, domain) =
+            failure(&format!("videotestsrc num-buffers=1 ! yolodetect model={} ! fakesink", path.display()));
         assert!(err.contains("unsupported model") && err.contains(&path.display().to_string()), "{err}");
         assert_eq!(domain, "gst-resource-error-quark", "{err}");
     }
@@ -250,10 +251,9 @@ fn float_tensor(name: &str, dims: &[i64]) -> Proto {
 /// A one-node ONNX model `images [1,3,64,64] -> op -> out`: it loads and runs, but its
 /// output is no YOLO head.
 fn one_node_model(op: &str, attributes: Vec<Proto>, out_dims: &[i64]) -> Vec<u8> {
-    let node = attributes.into_iter().fold(
-        Proto::new().bytes(1, b"images").bytes(2, b"out").bytes(4, op.as_bytes()),
-        |n, a| n.msg(5, a),
-    );
+    let node = attributes
+        .into_iter()
+        .fold(Proto::new().bytes(1, b"images").bytes(2, b"out").bytes(4, op.as_bytes()), |n, a| n.msg(5, a));
     let graph = Proto::new()
         .msg(1, node)
         .bytes(2, b"not-yolo")
@@ -275,7 +275,8 @@ fn models_whose_output_is_no_yolo_layout_are_rejected() {
     let reduced = dir.join("reduced.onnx");
     std::fs::write(&reduced, one_node_model("ReduceMean", vec![axes, keepdims], &[1, 3, 64])).unwrap();
     for (path, needle) in [(&pooled, "[1, 3, 1, 1] is none of YOLOv5"), (&reduced, "is not a YOLO detection head")] {
-        let (err, domain) = failure(&format!("videotestsrc num-buffers=1 ! yolodetect model={} ! fakesink", path.display()));
+        let (err, domain) =
+            failure(&format!("videotestsrc num-buffers=1 ! yolodetect model={} ! fakesink", path.display()));
         assert!(err.contains("unsupported model") && err.contains(needle), "{}: {err}", path.display());
         assert_eq!(domain, "gst-resource-error-quark", "{err}");
     }
@@ -313,7 +314,11 @@ fn out_of_range_values_leave_the_property_unchanged() {
         let name = assignment.split('=').next().unwrap();
         let default = element(factory).property_value(name);
         let e = gst::parse::launch(&format!("{factory} {assignment}")).unwrap_or_else(|e| panic!("{assignment}: {e}"));
-        assert_eq!(format!("{default:?}"), format!("{:?}", e.property_value(name)), "{factory} {assignment} was accepted");
+        assert_eq!(
+            format!("{default:?}"),
+            format!("{:?}", e.property_value(name)),
+            "{factory} {assignment} was accepted"
+        );
     }
     // In range but not a multiple of 32: rounded, not refused.
     let e = element("yolodetect");
@@ -390,7 +395,12 @@ fn video_cut_in_half_ends_cleanly() {
     let o = through_chain(&cut);
     assert!(o.eos || o.error.is_some());
     assert!(o.frames >= 300, "only {} frames before the cut", o.frames);
-    assert!(o.frames_with_objects * 10 >= o.frames * 9, "{} of {} frames with objects", o.frames_with_objects, o.frames);
+    assert!(
+        o.frames_with_objects * 10 >= o.frames * 9,
+        "{} of {} frames with objects",
+        o.frames_with_objects,
+        o.frames
+    );
     assert!(o.boxes_outside.is_empty(), "{:?}", o.boxes_outside);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -415,7 +425,12 @@ fn garbage_in_the_middle_of_the_video_is_survived() {
     // frames before it went through the analysis.
     assert!(o.eos || o.error.as_ref().is_some_and(|e| !e.is_empty()), "{o:?}");
     assert!(o.frames >= 300, "only {} frames", o.frames);
-    assert!(o.frames_with_objects * 10 >= o.frames * 9, "{} of {} frames with objects", o.frames_with_objects, o.frames);
+    assert!(
+        o.frames_with_objects * 10 >= o.frames * 9,
+        "{} of {} frames with objects",
+        o.frames_with_objects,
+        o.frames
+    );
     assert!(o.boxes_outside.is_empty(), "{:?}", o.boxes_outside);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -470,7 +485,10 @@ fn resolution_change_mid_stream() {
         if !switched && frames >= 10 {
             let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
             let size = bin.by_name("size").unwrap();
-            size.set_property("caps", gst::Caps::builder("video/x-raw").field("width", 960).field("height", 528).build());
+            size.set_property(
+                "caps",
+                gst::Caps::builder("video/x-raw").field("width", 960).field("height", 528).build(),
+            );
             switched = true;
         }
     });
@@ -565,10 +583,8 @@ fn eos_before_any_frame_still_summarises() {
     setup();
     let dir = temp_dir("empty");
     let jsonl = dir.join("empty.jsonl");
-    let launch = format!(
-        "appsrc name=src ! {CHAIN} ! trafficpublish location={} ! fakesink name=sink",
-        jsonl.display()
-    );
+    let launch =
+        format!("appsrc name=src ! {CHAIN} ! trafficpublish location={} ! fakesink name=sink", jsonl.display());
     let pipeline = gst::parse::launch(&launch).unwrap();
     let outcome: Shared = Arc::default();
     watch_sink(&pipeline, &outcome);

@@ -181,7 +181,8 @@ fn padded_layout(info: &gst_video::VideoInfo) -> Vec<PlaneLayout> {
     let mut offset = 24;
     (0..info.n_planes() as usize)
         .map(|p| {
-            let plane = PlaneLayout { offset, stride: info.stride()[p] as usize + 70, rows: if p == 0 { h } else { ch } };
+            let plane =
+                PlaneLayout { offset, stride: info.stride()[p] as usize + 70, rows: if p == 0 { h } else { ch } };
             offset += plane.stride * plane.rows + 24;
             plane
         })
@@ -293,7 +294,8 @@ fn every_format_and_size_renders_what_rgb_renders() {
             [rgb[o], rgb[o + 1], rgb[o + 2]]
         };
         let (w, h) = (w as usize, h as usize);
-        let background = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).filter(|&(x, y)| reference(x, y) == BACKGROUND);
+        let background =
+            (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).filter(|&(x, y)| reference(x, y) == BACKGROUND);
         assert!(background.count() < w * h, "{w}x{h}: the RGB render draws something");
         for format in FORMATS {
             let info = info(format, w as u32, h as u32);
@@ -351,7 +353,8 @@ fn every_format_and_size_renders_what_rgb_renders() {
                             let near = if uniform { block.clone() } else { pixels(2) };
                             for (k, got) in got.into_iter().enumerate() {
                                 let under = [background[k + 1]].into_iter().filter(|_| !uniform);
-                                let chroma: Vec<i32> = near.iter().map(|c| c[k + 1]).chain(under).map(i32::from).collect();
+                                let chroma: Vec<i32> =
+                                    near.iter().map(|c| c[k + 1]).chain(under).map(i32::from).collect();
                                 let (lo, hi) = (*chroma.iter().min().unwrap(), *chroma.iter().max().unwrap());
                                 assert!(
                                     (lo - 2..=hi + 2).contains(&(got as i32)),

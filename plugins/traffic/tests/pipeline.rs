@@ -91,9 +91,17 @@ fn plugin_loads_and_fails_clearly_without_onnx_runtime() {
     let inspect = gst_command("gst-inspect-1.0").env("ORT_DYLIB_PATH", missing).arg("yolodetect").output().unwrap();
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
     let doc = String::from_utf8_lossy(&inspect.stdout);
-    for property in
-        ["model", "labels", "conf-threshold", "iou-threshold", "classes", "agnostic-nms", "interval", "threads", "input-size"]
-    {
+    for property in [
+        "model",
+        "labels",
+        "conf-threshold",
+        "iou-threshold",
+        "classes",
+        "agnostic-nms",
+        "interval",
+        "threads",
+        "input-size",
+    ] {
         assert!(doc.contains(&format!("  {property} ")), "gst-inspect lacks {property}");
     }
     // Starting it names the missing file.

@@ -155,7 +155,8 @@ fn tracked_vehicles_are_searched_every_interval_until_read() {
     assert_eq!(plates(&mut h), 0, "within the interval: skipped");
     assert_eq!(plates(&mut h), 1, "interval over: searched again");
     // plateocr downstream reports the track read well enough: no more searches.
-    let done = gst::Structure::builder("traffic-plate-read").field("track-id", 7u64).field("track-confidence", 0.85).build();
+    let done =
+        gst::Structure::builder("traffic-plate-read").field("track-id", 7u64).field("track-confidence", 0.85).build();
     assert!(h.push_upstream_event(gst::event::CustomUpstream::new(done)));
     assert_eq!(plates(&mut h), 0);
     assert_eq!(plates(&mut h), 0);

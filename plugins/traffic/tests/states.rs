@@ -89,7 +89,10 @@ fn playing_null_playing_five_times_on_the_full_chain() {
         let to_null = t0.elapsed();
         // Going to NULL waits at most for the inference under way (plate detector: ~0.3 s).
         assert!(to_null < Duration::from_secs(5), "cycle {cycle}: NULL took {to_null:?}");
-        assert!(counter.with_objects.load(Ordering::SeqCst) > objects_before, "cycle {cycle}: no objects after restart");
+        assert!(
+            counter.with_objects.load(Ordering::SeqCst) > objects_before,
+            "cycle {cycle}: no objects after restart"
+        );
         // Each start reloads the model and starts the stream from the beginning: the file
         // holds this cycle's frames only, one valid JSON line each.
         let text = std::fs::read_to_string(&jsonl).expect("trafficpublish file");

@@ -31,7 +31,11 @@ fn writes_one_line_per_frame_with_objects() {
                     bbox: PixelBox { x1: 10.0, y1: 20.0, x2: 110.5, y2: 80.0 },
                 };
                 let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-                traffic_meta::set_track(b, id, &Track { id: 12, age: 5, predicted: false, label: "car".into(), label_id: 2 });
+                traffic_meta::set_track(
+                    b,
+                    id,
+                    &Track { id: 12, age: 5, predicted: false, label: "car".into(), label_id: 2 },
+                );
             }
         }
         h.push_and_pull(buffer).expect("passes the frame through");
@@ -87,7 +91,11 @@ fn zone_entries_and_exits_from_linecounter_are_versioned_events() {
                 bbox: PixelBox { x1: 100.0, y1: bottom - 30.0, x2: 150.0, y2: bottom },
             };
             let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-            traffic_meta::set_track(b, id, &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2 });
+            traffic_meta::set_track(
+                b,
+                id,
+                &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2 },
+            );
         }
         h.push_and_pull(buffer).expect("passes the frame through");
     }
@@ -103,7 +111,10 @@ fn zone_entries_and_exits_from_linecounter_are_versioned_events() {
     let (enter, exit) = (&events[0], &events[1]);
     for e in [enter, exit] {
         assert_eq!((e["schema"].as_str(), e["version"].as_u64()), (Some("traffic-vision/events"), Some(1)));
-        assert_eq!((e["zone"].as_str(), e["track_id"].as_u64(), e["source"].as_str()), (Some("lot"), Some(3), Some("cam1")));
+        assert_eq!(
+            (e["zone"].as_str(), e["track_id"].as_u64(), e["source"].as_str()),
+            (Some("lot"), Some(3), Some("cam1"))
+        );
     }
     assert_eq!((enter["frame"].as_u64(), enter["pts"].as_u64()), (Some(1), Some(40_000_000)));
     assert_eq!((enter["occupancy"]["car"].as_u64(), enter["entries"]["car"].as_u64()), (Some(1), Some(1)));
@@ -112,7 +123,8 @@ fn zone_entries_and_exits_from_linecounter_are_versioned_events() {
     // The frame lines keep the zone state on every frame and list the events where they happen.
     assert_eq!(frames.len(), 6);
     assert!(frames.iter().all(|f| f["zones"]["lot"].is_object()));
-    let with_events: Vec<u64> = frames.iter().filter(|f| f.get("zone_events").is_some()).map(|f| f["frame"].as_u64().unwrap()).collect();
+    let with_events: Vec<u64> =
+        frames.iter().filter(|f| f.get("zone_events").is_some()).map(|f| f["frame"].as_u64().unwrap()).collect();
     assert_eq!(with_events, [1, 4]);
     assert_eq!(frames[4]["zone_events"][0]["event"], "exit");
 }

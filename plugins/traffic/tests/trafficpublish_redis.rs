@@ -70,11 +70,8 @@ impl RedisServer {
 
     /// A command through redis-cli: its raw output, trimmed.
     fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("run redis-cli");
+        let out =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("run redis-cli");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -244,7 +241,11 @@ fn redis_restarted_mid_run_loses_no_event() {
     let Some(redis) = RedisServer::start("restart") else { return };
     let (jsonl, spool) = (temp("restart.jsonl"), temp("restart.spool"));
     let stream = "cam-restart";
-    let pipeline = residential_pipeline(&video, &jsonl, &format!("redis-url={} stream={stream} spool={}", redis.url(), spool.display()));
+    let pipeline = residential_pipeline(
+        &video,
+        &jsonl,
+        &format!("redis-url={} stream={stream} spool={}", redis.url(), spool.display()),
+    );
     let redis = Arc::new(Mutex::new(redis));
 
     // Redis goes down as the first crossing reaches trafficpublish, and comes back once the
@@ -330,7 +331,11 @@ fn run_crossings(url: &str, spool: &Path, frames: u64, props: &str) -> gst::Stru
                     end: (64.0, 24.0),
                     in_name: "in".into(),
                     out_name: "out".into(),
-                    totals: vec![traffic_meta::ClassTotal { class: "car".into(), direction: "in".into(), count: i + 1 }],
+                    totals: vec![traffic_meta::ClassTotal {
+                        class: "car".into(),
+                        direction: "in".into(),
+                        count: i + 1,
+                    }],
                 }],
                 crossings: vec![traffic_meta::Crossing {
                     line: "road".into(),
@@ -376,7 +381,11 @@ fn the_spool_is_bounded_and_sent_by_the_next_run() {
     let got: Vec<(String, u64)> =
         events.iter().map(|e| (e["type"].as_str().unwrap().to_string(), e["track_id"].as_u64().unwrap_or(0))).collect();
     let want = [("crossing", 103), ("crossing", 104), ("summary", 0), ("crossing", 100), ("summary", 0)];
-    assert_eq!(got, want.map(|(t, id)| (t.to_string(), id)), "the newest of the first run, in order, then the second run");
+    assert_eq!(
+        got,
+        want.map(|(t, id)| (t.to_string(), id)),
+        "the newest of the first run, in order, then the second run"
+    );
     assert_ne!(events[2]["id"], events[4]["id"], "ids are unique across runs");
     assert!(!spool.exists(), "a spool emptied is removed");
 }
@@ -384,7 +393,8 @@ fn the_spool_is_bounded_and_sent_by_the_next_run() {
 #[test]
 fn a_bad_redis_url_is_an_error_naming_it() {
     init();
-    let err = run_to_eos("videotestsrc num-buffers=1 ! trafficpublish location=/dev/null redis-url=http://x ! fakesink")
-        .expect_err("must fail");
+    let err =
+        run_to_eos("videotestsrc num-buffers=1 ! trafficpublish location=/dev/null redis-url=http://x ! fakesink")
+            .expect_err("must fail");
     assert!(err.contains("http://x") && err.contains("redis://"), "{err}");
 }

@@ -127,7 +127,9 @@ fn rtsp_camera_restart_reconnects_and_counts_carry_on() {
 
     let _server = RtspServer::serve(&video, port, MOUNT);
     let restarted = Instant::now();
-    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| source_state(m).as_deref() == Some("connected"));
+    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| {
+        source_state(m).as_deref() == Some("connected")
+    });
     eprintln!("server back; {} ms later trafficsrc connected", restarted.elapsed().as_millis());
     let frames_at_reconnect = seen.lock().unwrap().frames;
     // Two seconds of video at least, and one more vehicle counted.
@@ -137,7 +139,9 @@ fn rtsp_camera_restart_reconnects_and_counts_carry_on() {
 
     // End as an application does on Ctrl-C: EOS through the live source, then EOS on the bus.
     assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
-    wait_on_bus(&bus, Duration::from_secs(10), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    wait_on_bus(&bus, Duration::from_secs(10), "EOS", |m| {
+        matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_)))
+    });
     let stats = pipeline.by_name("src").unwrap().property::<gst::Structure>("stats");
     pipeline.set_state(gst::State::Null).expect("to NULL");
 
@@ -179,7 +183,9 @@ fn a_file_ends_with_eos_and_is_not_live() {
     let seen = watch(&bin.by_name("sink").unwrap().static_pad("sink").unwrap());
     pipeline.set_state(gst::State::Playing).unwrap();
     let bus = pipeline.bus().unwrap();
-    wait_on_bus(&bus, Duration::from_secs(20), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    wait_on_bus(&bus, Duration::from_secs(20), "EOS", |m| {
+        matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_)))
+    });
     let stats = bin.by_name("src").unwrap().property::<gst::Structure>("stats");
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(seen.lock().unwrap().frames, 1, "the one picture");
@@ -265,7 +271,9 @@ fn a_frozen_camera_is_reconnected_by_the_stall_watchdog() {
     assert!(reason.contains("no data for 1500 ms"), "{reason}");
     std::thread::sleep(Duration::from_secs(2));
     server.signal("-CONT");
-    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| source_state(m).as_deref() == Some("connected"));
+    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| {
+        source_state(m).as_deref() == Some("connected")
+    });
     let frames = seen.lock().unwrap().frames;
     wait_on_bus(&bus, Duration::from_secs(10), "frames again", |_| seen.lock().unwrap().frames > frames + 24);
     pipeline.set_state(gst::State::Null).unwrap();
@@ -275,7 +283,9 @@ fn a_frozen_camera_is_reconnected_by_the_stall_watchdog() {
 #[test]
 fn a_camera_back_with_another_resolution_renegotiates() {
     init();
-    let (Some(first), Some(second)) = (shared_data(VIDEO), shared_data("videos/intel_car-detection.mp4")) else { return };
+    let (Some(first), Some(second)) = (shared_data(VIDEO), shared_data("videos/intel_car-detection.mp4")) else {
+        return;
+    };
     let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
     let server = RtspServer::serve(&first, port, MOUNT);

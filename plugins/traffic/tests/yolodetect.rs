@@ -80,8 +80,7 @@ fn every_raw_format_is_read_in_place() {
     let reference = detect_bus_jpg("jpegdec ! yolodetect");
     let reference_conf = the_bus(&reference).detection.as_ref().unwrap().confidence;
     for format in ["RGB", "BGR", "RGBx", "BGRx", "RGBA", "BGRA", "I420", "NV12"] {
-        let objects =
-            detect_bus_jpg(&format!("jpegdec ! videoconvert ! video/x-raw,format={format} ! yolodetect"));
+        let objects = detect_bus_jpg(&format!("jpegdec ! videoconvert ! video/x-raw,format={format} ! yolodetect"));
         let bus = the_bus(&objects);
         let conf = bus.detection.as_ref().unwrap().confidence;
         assert!(iou(corners(bus), corners(&reference[0])) > 0.97, "{format}: {:?}", bus.bbox);

@@ -34,7 +34,12 @@ impl RtspServer {
     /// serve.py serving `video`, looped, at `rtsp://127.0.0.1:{port}{mount}`.
     pub fn serve(video: &Path, port: u16, mount: &str) -> RtspServer {
         let mut serve = Command::new("/usr/bin/python3");
-        serve.arg(repo_root().join("examples/rtsp/serve.py")).arg(video).args(["--port", &port.to_string(), "--mount", mount]);
+        serve.arg(repo_root().join("examples/rtsp/serve.py")).arg(video).args([
+            "--port",
+            &port.to_string(),
+            "--mount",
+            mount,
+        ]);
         RtspServer::spawn(serve)
     }
 

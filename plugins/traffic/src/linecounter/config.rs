@@ -135,7 +135,8 @@ mod tests {
         assert_eq!((c.zones[0].name.as_str(), c.zones[0].points.len(), c.zones[0].fractional), ("lot", 4, true));
         assert_eq!(c.zones[1].points[2], (300.0, 200.0));
         assert!(!c.zones[1].fractional);
-        let only = load_text("zones", "min-frames = 3\n[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\n").unwrap();
+        let only =
+            load_text("zones", "min-frames = 3\n[[zone]]\nname = \"lot\"\npoints = [0, 0, 1, 0, 1, 1]\n").unwrap();
         assert!(only.lines.is_empty(), "a file with only zones is valid");
         assert_eq!((only.zones.len(), only.min_frames), (1, Some(3)));
     }

@@ -132,7 +132,10 @@ impl LineCounter {
             .collect();
         let min_frames = s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES);
         let zones = zone_specs.iter().map(|z| z.in_pixels(width, height)).collect();
-        Ok((Counter::new(lines, anchor.anchor(), min_frames), ZoneCounter::new(zones, anchor.anchor(), min_frames, s.lost_after.into())))
+        Ok((
+            Counter::new(lines, anchor.anchor(), min_frames),
+            ZoneCounter::new(zones, anchor.anchor(), min_frames, s.lost_after.into()),
+        ))
     }
 
     fn reset(&self) {
@@ -203,7 +206,12 @@ fn zones_of(zones: &ZoneCounter, now: f64) -> Vec<ZoneState> {
 }
 
 /// The counter's totals (and this frame's crossings and zone events) in metadata form.
-fn counts_of(counter: &Counter, crossings: Vec<Crossing>, zones: Vec<ZoneState>, zone_events: Vec<ZoneEvent>) -> Counts {
+fn counts_of(
+    counter: &Counter,
+    crossings: Vec<Crossing>,
+    zones: Vec<ZoneState>,
+    zone_events: Vec<ZoneEvent>,
+) -> Counts {
     let lines = counter
         .lines()
         .iter()
@@ -341,8 +349,7 @@ impl ElementImpl for LineCounter {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| video::pad_templates(&video::any_caps()));
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::any_caps()));
         TEMPLATES.as_ref()
     }
 }
@@ -366,7 +373,8 @@ impl BaseTransformImpl for LineCounter {
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = video::info_from_caps(&CAT, incaps)?;
         let mut guard = lock(&self.state);
-        let same_size = guard.as_ref().is_some_and(|s| s.info.width() == info.width() && s.info.height() == info.height());
+        let same_size =
+            guard.as_ref().is_some_and(|s| s.info.width() == info.width() && s.info.height() == info.height());
         if same_size {
             if let Some(state) = guard.as_mut() {
                 state.info = info;
@@ -379,7 +387,13 @@ impl BaseTransformImpl for LineCounter {
         match guard.as_mut() {
             // A new size mid-stream (a camera back at another resolution): the totals go on.
             Some(state) => {
-                gst::info!(CAT, imp = self, "frame size changed to {}x{}: lines moved, totals kept", info.width(), info.height());
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "frame size changed to {}x{}: lines moved, totals kept",
+                    info.width(),
+                    info.height()
+                );
                 state.counter.relocate(counter.lines().to_vec());
                 state.zones.relocate(zones.zones().to_vec());
                 state.info = info;
@@ -395,9 +409,10 @@ impl BaseTransformImpl for LineCounter {
                 Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now), Vec::new()), s.frame)),
                 // EOS before any caps (an empty stream): zero totals, and the lines at a 0x0
                 // frame since no size is known; start() checked that they parse.
-                None => {
-                    self.build_counter(0, 0).ok().map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0), Vec::new()), 0))
-                }
+                None => self
+                    .build_counter(0, 0)
+                    .ok()
+                    .map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0), Vec::new()), 0)),
             };
             if let Some((counts, frames)) = summary {
                 let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
@@ -426,11 +441,8 @@ impl BaseTransformImpl for LineCounter {
         // a zone also holds through the tracker's predicted boxes (a parked car hidden for a
         // moment is still there).
         let present: Vec<TrackObservation> = objects.iter().filter_map(observation).collect();
-        let observations: Vec<TrackObservation> = objects
-            .iter()
-            .filter(|o| o.track.as_ref().is_some_and(|t| !t.predicted))
-            .filter_map(observation)
-            .collect();
+        let observations: Vec<TrackObservation> =
+            objects.iter().filter(|o| o.track.as_ref().is_some_and(|t| !t.predicted)).filter_map(observation).collect();
         let events = state.counter.update(&observations);
         let fps = state.info.fps();
         state.now = match buf.pts() {
@@ -463,11 +475,24 @@ impl BaseTransformImpl for LineCounter {
         drop(guard);
         for c in &counts.crossings {
             gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
-            let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage { crossing: c.clone(), pts, running_time });
+            let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage {
+                crossing: c.clone(),
+                pts,
+                running_time,
+            });
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
         for e in &counts.zone_events {
-            gst::debug!(CAT, imp = self, "track {} {} {} {} ({:.1} s)", e.track_id, e.class, e.kind.as_str(), e.zone, e.dwell);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "track {} {} {} {} ({:.1} s)",
+                e.track_id,
+                e.class,
+                e.kind.as_str(),
+                e.zone,
+                e.dwell
+            );
             let s = traffic_meta::zone_structure(&traffic_meta::ZoneMessage { event: e.clone(), pts, running_time });
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }

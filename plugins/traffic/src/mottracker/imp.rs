@@ -73,7 +73,9 @@ impl Settings {
         }
         c.match_thresh = self.match_thresh as f32;
         c.track_buffer = match fps {
-            Some(fps) if self.track_buffer_ms > 0 => ((self.track_buffer_ms as f64 * fps / 1000.0).round() as u32).max(1),
+            Some(fps) if self.track_buffer_ms > 0 => {
+                ((self.track_buffer_ms as f64 * fps / 1000.0).round() as u32).max(1)
+            }
             _ => self.track_buffer,
         };
         c.min_hits = self.min_hits;
@@ -228,8 +230,7 @@ impl ElementImpl for MotTracker {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| video::pad_templates(&video::any_caps()));
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::any_caps()));
         TEMPLATES.as_ref()
     }
 }

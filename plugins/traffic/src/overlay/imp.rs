@@ -201,8 +201,7 @@ impl ElementImpl for Overlay {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| video::pad_templates(&video::caps()));
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::caps()));
         TEMPLATES.as_ref()
     }
 }

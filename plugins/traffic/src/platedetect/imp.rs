@@ -31,7 +31,10 @@ pub enum Mode {
     Vehicles,
     #[enum_value(name = "Search the whole frame (no vehicle detector upstream)", nick = "frame")]
     Frame,
-    #[enum_value(name = "Inside vehicle boxes; the whole frame when there is no vehicle or no searched vehicle showed a plate", nick = "auto")]
+    #[enum_value(
+        name = "Inside vehicle boxes; the whole frame when there is no vehicle or no searched vehicle showed a plate",
+        nick = "auto"
+    )]
     Auto,
 }
 
@@ -358,7 +361,9 @@ impl BaseTransformImpl for PlateDetect {
         let whole_frame = match settings.mode {
             Mode::Frame => true,
             // Still images: no vehicle large enough to search.
-            Mode::Auto => !vehicles.iter().any(|v| v.bbox.width().min(v.bbox.height()) >= settings.min_vehicle_size as f64),
+            Mode::Auto => {
+                !vehicles.iter().any(|v| v.bbox.width().min(v.bbox.height()) >= settings.min_vehicle_size as f64)
+            }
             Mode::Vehicles => false,
         };
 

@@ -162,7 +162,8 @@ impl EventSource {
     fn plate_events(&mut self, frame: u64, pts: Option<u64>, objects: &[Object], events: &mut Vec<Value>) {
         for vehicle in objects.iter().filter(|o| !o.is_plate()) {
             let Some(track) = &vehicle.track else { continue };
-            let Some(plate) = objects.iter().filter(|p| p.parent_id == vehicle.roi_id).find_map(|p| p.plate.as_ref()) else {
+            let Some(plate) = objects.iter().filter(|p| p.parent_id == vehicle.roi_id).find_map(|p| p.plate.as_ref())
+            else {
                 continue;
             };
             if plate.track_text.is_empty() {
@@ -233,7 +234,12 @@ mod tests {
             parent_id,
             roi_type: traffic_meta::PLATE_ROI_TYPE.into(),
             track: None,
-            plate: Some(Plate { text: "X".into(), confidence: 0.5, track_text: track_text.into(), track_confidence: 0.8123 }),
+            plate: Some(Plate {
+                text: "X".into(),
+                confidence: 0.5,
+                track_text: track_text.into(),
+                track_confidence: 0.8123,
+            }),
             ..vehicle(0, 0)
         }
     }
@@ -282,18 +288,28 @@ mod tests {
     #[test]
     fn a_crossing_event_per_crossing_with_the_line_totals() {
         let mut src = EventSource::new(EventKinds::all(), Some("cam1".into()));
-        let crossing = Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        let crossing =
+            Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
         assert!(src.frame(0, Some(0), &[], Some(&counts(vec![], 0))).is_empty());
         let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
         assert_eq!(events.len(), 1);
         let e = &events[0];
-        assert_eq!((e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()), (Some(SCHEMA), Some(1), Some("crossing")));
-        assert_eq!((e["line"].as_str(), e["direction"].as_str(), e["track_id"].as_u64()), (Some("street"), Some("down"), Some(7)));
+        assert_eq!(
+            (e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()),
+            (Some(SCHEMA), Some(1), Some("crossing"))
+        );
+        assert_eq!(
+            (e["line"].as_str(), e["direction"].as_str(), e["track_id"].as_u64()),
+            (Some("street"), Some("down"), Some(7))
+        );
         assert_eq!((e["frame"].as_u64(), e["pts"].as_u64(), e["source"].as_str()), (Some(1), Some(40), Some("cam1")));
         assert!(e["plate"].is_null());
         assert_eq!(e["totals"]["car"]["down"], 1);
         let summary = src.summary().unwrap();
-        assert_eq!((summary["type"].as_str(), summary["frames"].as_u64(), summary["crossings"].as_u64()), (Some("summary"), Some(2), Some(1)));
+        assert_eq!(
+            (summary["type"].as_str(), summary["frames"].as_u64(), summary["crossings"].as_u64()),
+            (Some("summary"), Some(2), Some(1))
+        );
         assert_eq!(summary["totals"]["street"]["car"]["down"], 1);
         assert_ne!(e["id"], summary["id"]);
         assert_eq!(summary["seq"].as_u64(), Some(1));
@@ -305,7 +321,10 @@ mod tests {
         assert!(src.frame(0, None, &[vehicle(1, 5), plate(1, "")], None).is_empty(), "nothing read yet");
         let first = src.frame(1, None, &[vehicle(1, 5), plate(1, "AB12")], None);
         assert_eq!(first.len(), 1);
-        assert_eq!((first[0]["type"].as_str(), first[0]["text"].as_str(), first[0]["track_id"].as_u64()), (Some("plate"), Some("AB12"), Some(5)));
+        assert_eq!(
+            (first[0]["type"].as_str(), first[0]["text"].as_str(), first[0]["track_id"].as_u64()),
+            (Some("plate"), Some("AB12"), Some(5))
+        );
         assert_eq!(first[0]["confidence"], 0.812);
         assert!(first[0]["previous"].is_null());
         assert!(first[0].get("source").is_none());
@@ -322,26 +341,41 @@ mod tests {
         let entered = src.frame(5, Some(200), &[], Some(&zone_counts(vec![(ZoneEventKind::Enter, 3, 0.0)], &[3], 1)));
         assert_eq!(entered.len(), 1);
         let e = &entered[0];
-        assert_eq!((e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()), (Some(SCHEMA), Some(1), Some("zone-enter")));
-        assert_eq!((e["zone"].as_str(), e["track_id"].as_u64(), e["class"].as_str()), (Some("lot"), Some(3), Some("car")));
-        assert_eq!((e["occupancy"]["car"].as_u64(), e["entries"]["car"].as_u64(), e["source"].as_str()), (Some(1), Some(1), Some("cam1")));
+        assert_eq!(
+            (e["schema"].as_str(), e["version"].as_u64(), e["type"].as_str()),
+            (Some(SCHEMA), Some(1), Some("zone-enter"))
+        );
+        assert_eq!(
+            (e["zone"].as_str(), e["track_id"].as_u64(), e["class"].as_str()),
+            (Some("lot"), Some(3), Some("car"))
+        );
+        assert_eq!(
+            (e["occupancy"]["car"].as_u64(), e["entries"]["car"].as_u64(), e["source"].as_str()),
+            (Some(1), Some(1), Some("cam1"))
+        );
         assert!(e["plate"].is_null() && e.get("dwell").is_none());
         let left = src.frame(9, Some(360), &[], Some(&zone_counts(vec![(ZoneEventKind::Exit, 3, 4.12345)], &[], 1)));
         let e = &left[0];
-        assert_eq!((e["type"].as_str(), e["track_id"].as_u64(), e["dwell"].as_f64()), (Some("zone-exit"), Some(3), Some(4.123)));
+        assert_eq!(
+            (e["type"].as_str(), e["track_id"].as_u64(), e["dwell"].as_f64()),
+            (Some("zone-exit"), Some(3), Some(4.123))
+        );
         assert_eq!((e["frame"].as_u64(), e["pts"].as_u64(), e["seq"].as_u64()), (Some(9), Some(360), Some(1)));
         assert_eq!(e["occupancy"], json!({}), "the zone is empty after it left");
         assert!(e.get("entries").is_none());
         let summary = src.summary().unwrap();
         assert_eq!(summary["zones"]["lot"], json!({"entries": {"car": 1}, "occupancy": {}}));
         let mut no_zones = EventSource::new(EventKinds::CROSSING | EventKinds::SUMMARY, None);
-        assert!(no_zones.frame(0, None, &[], Some(&zone_counts(vec![(ZoneEventKind::Enter, 3, 0.0)], &[3], 1))).is_empty());
+        assert!(no_zones
+            .frame(0, None, &[], Some(&zone_counts(vec![(ZoneEventKind::Enter, 3, 0.0)], &[3], 1)))
+            .is_empty());
     }
 
     #[test]
     fn unselected_kinds_make_no_events() {
         let mut src = EventSource::new(EventKinds::PLATE, None);
-        let crossing = Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        let crossing =
+            Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
         assert!(src.frame(0, None, &[], Some(&counts(vec![crossing], 1))).is_empty());
         assert!(src.summary().is_none());
     }

@@ -20,7 +20,11 @@ use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("trafficpublish", gst::DebugColorFlags::empty(), Some("Traffic metadata as JSON lines and Redis stream events"))
+    gst::DebugCategory::new(
+        "trafficpublish",
+        gst::DebugColorFlags::empty(),
+        Some("Traffic metadata as JSON lines and Redis stream events"),
+    )
 });
 
 const STDOUT: &str = "-";
@@ -75,7 +79,8 @@ impl Settings {
         if self.location != STDOUT {
             return format!("{}.spool", self.location).into();
         }
-        let name: String = self.stream.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let name: String =
+            self.stream.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         std::env::temp_dir().join(format!("trafficpublish-{name}.spool"))
     }
 }
@@ -410,8 +415,7 @@ impl ElementImpl for TrafficPublish {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| video::pad_templates(&video::any_caps()));
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::any_caps()));
         TEMPLATES.as_ref()
     }
 }
@@ -458,11 +462,16 @@ impl TrafficPublish {
             let timeout = Duration::from_millis(lock(&self.settings).flush_timeout_ms.into());
             let left = redis.flush(timeout);
             if left > 0 {
-                gst::warning!(CAT, imp = self, "{left} events not in Redis after {timeout:?}: they stay in the spool for the next run");
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "{left} events not in Redis after {timeout:?}: they stay in the spool for the next run"
+                );
             }
         }
         for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
-            out.flush().map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+            out.flush()
+                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
         }
         Ok(())
     }
@@ -497,7 +506,8 @@ impl BaseTransformImpl for TrafficPublish {
             // Dropping the sender ends its thread once it has spooled what was queued.
             state.redis.take();
             for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
-                out.flush().map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+                out.flush()
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
             }
         }
         Ok(())
@@ -576,7 +586,12 @@ mod tests {
             roi_id: 2,
             parent_id: 1,
             roi_type: traffic_meta::PLATE_ROI_TYPE.into(),
-            plate: Some(Plate { text: "AB1".into(), confidence: 0.9, track_text: "AB12".into(), track_confidence: 0.8 }),
+            plate: Some(Plate {
+                text: "AB1".into(),
+                confidence: 0.9,
+                track_text: "AB12".into(),
+                track_confidence: 0.8,
+            }),
             track: None,
             ..car.clone()
         };

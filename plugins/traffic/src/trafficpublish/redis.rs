@@ -229,8 +229,10 @@ mod tests {
     #[test]
     fn encodes_commands_as_arrays_of_bulk_strings() {
         assert_eq!(encode(&[b"PING"]), b"*1\r\n$4\r\nPING\r\n");
-        assert_eq!(encode(&[b"XADD", b"s", b"*", b"event", "{\"é\":1}".as_bytes()]),
-            b"*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$5\r\nevent\r\n$8\r\n{\"\xc3\xa9\":1}\r\n".to_vec());
+        assert_eq!(
+            encode(&[b"XADD", b"s", b"*", b"event", "{\"é\":1}".as_bytes()]),
+            b"*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$5\r\nevent\r\n$8\r\n{\"\xc3\xa9\":1}\r\n".to_vec()
+        );
         assert_eq!(encode(&[b""]), b"*1\r\n$0\r\n\r\n");
     }
 
@@ -273,7 +275,10 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port, u.db), ("cache", 6379, 2));
         assert_eq!((u.username, u.password.as_deref()), (None, Some("s3cret")));
         let u = RedisUrl::parse("redis://bob:pw@[::1]:7000/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.username.as_deref(), u.password.as_deref()), ("::1", 7000, Some("bob"), Some("pw")));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.username.as_deref(), u.password.as_deref()),
+            ("::1", 7000, Some("bob"), Some("pw"))
+        );
         assert_eq!(u.to_string(), "redis://[::1]:7000/0", "no password in the display form");
         for bad in ["http://x", "redis://", "redis://h:port", "redis://h/db", "redis://[::1"] {
             assert!(RedisUrl::parse(bad).is_err(), "{bad}");

@@ -51,7 +51,10 @@ pub trait Log: Send + 'static {
 enum Message {
     Event(String),
     /// Deliver the spool until the deadline, then answer how many events are left in it.
-    Flush { deadline: Instant, done: mpsc::Sender<usize> },
+    Flush {
+        deadline: Instant,
+        done: mpsc::Sender<usize>,
+    },
 }
 
 pub struct Sender {
@@ -74,7 +77,11 @@ impl Sender {
             ));
         }
         if !spool.is_empty() {
-            log.info(&format!("{} holds {} events of an earlier run: sending them first", config.spool.display(), spool.len()));
+            log.info(&format!(
+                "{} holds {} events of an earlier run: sending them first",
+                config.spool.display(),
+                spool.len()
+            ));
         }
         stats.dropped.fetch_add(spool.dropped(), Ordering::Relaxed);
         stats.pending.store(spool.len() as u64, Ordering::Relaxed);
@@ -181,8 +188,16 @@ impl Worker {
         self.stats.spooled.fetch_add(1, Ordering::Relaxed);
         match self.spool.push(&event) {
             Ok(false) => {}
-            Ok(true) => count_drop(&self.stats, &*self.log, &format!("spool full ({} events), the oldest went", self.spool.len())),
-            Err(e) => count_drop(&self.stats, &*self.log, &format!("cannot write the spool {}: {e}", self.config.spool.display())),
+            Ok(true) => count_drop(
+                &self.stats,
+                &*self.log,
+                &format!("spool full ({} events), the oldest went", self.spool.len()),
+            ),
+            Err(e) => count_drop(
+                &self.stats,
+                &*self.log,
+                &format!("cannot write the spool {}: {e}", self.config.spool.display()),
+            ),
         }
         self.stats.pending.store(self.spool.len() as u64, Ordering::Relaxed);
     }

@@ -48,8 +48,7 @@ impl Spool {
             Err(e) => return Err(e),
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let mut spool =
-            Spool { path: path.to_path_buf(), file, pending, max_events, stale_lines: 0, dropped };
+        let mut spool = Spool { path: path.to_path_buf(), file, pending, max_events, stale_lines: 0, dropped };
         // Rewrite once so the file holds exactly the pending events, whatever the old one held.
         spool.compact()?;
         Ok(spool)

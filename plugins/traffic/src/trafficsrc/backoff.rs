@@ -16,8 +16,7 @@ mod tests {
     #[test]
     fn doubles_from_initial_up_to_max() {
         let ms = |n| Duration::from_millis(n);
-        let delays: Vec<u64> =
-            (1..=7).map(|a| retry_delay(ms(500), ms(10_000), a).as_millis() as u64).collect();
+        let delays: Vec<u64> = (1..=7).map(|a| retry_delay(ms(500), ms(10_000), a).as_millis() as u64).collect();
         assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
     }
 

@@ -121,7 +121,11 @@ impl TrafficSrc {
         self.set_leaky(live);
         *self.state() = State::new(settings, live);
         self.add_decoder(false).map_err(|e| {
-            gst::element_imp_error!(self, gst::CoreError::MissingPlugin, ["Cannot create uridecodebin for {}: {}", uri, e]);
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                ["Cannot create uridecodebin for {}: {}", uri, e]
+            );
             gst::StateChangeError
         })
     }
@@ -334,7 +338,8 @@ impl BinImpl for TrafficSrc {
     fn handle_message(&self, message: gst::Message) {
         if let gst::MessageView::Error(err) = message.view() {
             let src = message.src();
-            let from = |d: &gst::Element| src.is_some_and(|s| s == d.upcast_ref::<gst::Object>() || s.has_as_ancestor(d));
+            let from =
+                |d: &gst::Element| src.is_some_and(|s| s == d.upcast_ref::<gst::Object>() || s.has_as_ancestor(d));
             let mut st = self.state();
             if st.live {
                 let current = st.decoder.as_ref().is_some_and(from);

@@ -147,7 +147,8 @@ impl State {
 
     /// When the source has been silent for `stall-timeout` while playing.
     fn stall_deadline(&self) -> Option<Instant> {
-        let watching = self.live && self.playing && !self.eos && matches!(self.link, Link::Connecting | Link::Connected);
+        let watching =
+            self.live && self.playing && !self.eos && matches!(self.link, Link::Connecting | Link::Connected);
         (watching && self.settings.stall_timeout_ms > 0).then(|| self.activity + millis(self.settings.stall_timeout_ms))
     }
 
@@ -186,7 +187,10 @@ pub(super) struct Supervisor {
 impl Default for Supervisor {
     fn default() -> Self {
         Supervisor {
-            control: Arc::new(Control { state: Mutex::new(State::new(Settings::default(), false)), wake: Condvar::new() }),
+            control: Arc::new(Control {
+                state: Mutex::new(State::new(Settings::default(), false)),
+                wake: Condvar::new(),
+            }),
             thread: Mutex::new(None),
         }
     }
@@ -200,7 +204,8 @@ impl Supervisor {
     pub(super) fn start(&self, element: &super::TrafficSrc) {
         let control = self.control.clone();
         let weak = element.downgrade();
-        let spawned = std::thread::Builder::new().name("trafficsrc-supervisor".into()).spawn(move || supervise(&control, &weak));
+        let spawned =
+            std::thread::Builder::new().name("trafficsrc-supervisor".into()).spawn(move || supervise(&control, &weak));
         match spawned {
             Ok(handle) => *lock(&self.thread) = Some(handle),
             Err(e) => gst::error!(CAT, obj = element, "cannot start the supervisor thread: {e}"),
@@ -225,8 +230,10 @@ impl TrafficSrc {
             st.generation += 1;
             (st.uri().to_string(), st.settings.latency_ms, st.generation)
         };
-        let decoder =
-            gst::ElementFactory::make("uridecodebin").name(format!("decoder{generation}")).property("uri", &uri).build()?;
+        let decoder = gst::ElementFactory::make("uridecodebin")
+            .name(format!("decoder{generation}"))
+            .property("uri", &uri)
+            .build()?;
         decoder.connect("source-setup", false, move |args| {
             if let Some(source) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
                 configure_source(&source, latency_ms);

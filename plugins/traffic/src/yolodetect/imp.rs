@@ -265,8 +265,7 @@ impl ElementImpl for YoloDetect {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| video::pad_templates(&video::caps()));
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| video::pad_templates(&video::caps()));
         TEMPLATES.as_ref()
     }
 }
@@ -319,7 +318,8 @@ impl BaseTransformImpl for YoloDetect {
         let size = video::frame_size(&info);
         traffic_meta::set_detected(buf);
         for d in &detections {
-            let label = state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+            let label =
+                state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
             traffic_meta::add_detection(buf, size, &video::meta_detection(d, label), NO_PARENT);
         }
         let t = state.detector.last_times;
