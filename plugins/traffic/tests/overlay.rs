@@ -5,6 +5,9 @@ mod common;
 use common::*;
 use gst::glib;
 use gst::prelude::*;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use gst_check::Harness;
 use gst_video::VideoFormat;
 use traffic_meta::{ClassTotal, Counts, Crossing, Detection, LineTotals, PixelBox, Plate, Track, NO_PARENT};
@@ -568,6 +571,207 @@ fn properties_are_documented_and_have_their_defaults() {
     assert_eq!(element.property::<f64>("font-scale"), 1.0);
 }
 
+/// A mapped frame as RGB pixels, row-major, read through its own layout (VideoMeta included).
+fn rgb_pixels(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<[u8; 3]> {
+    use gst_video::prelude::*;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).expect("map the frame");
+    let layout = frame.info().clone();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = |p: usize| layout.stride()[p] as usize;
+    let plane = |p: u32| frame.plane_data(p).expect("plane");
+    let matrix = match info.colorimetry().matrix() {
+        gst_video::VideoColorMatrix::Bt709 => traffic_vision::YuvMatrix::Bt709,
+        _ => traffic_vision::YuvMatrix::Bt601,
+    };
+    let full = info.colorimetry().range() == gst_video::VideoColorRange::Range0_255;
+    let to_rgb = traffic_vision::frame::YuvToRgb::new(matrix, full);
+    let yuv = |y: u8, u: u8, v: u8| to_rgb.convert(y as f32, u as f32, v as f32).map(|c| c.round() as u8);
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            out.push(match info.format() {
+                VideoFormat::I420 => {
+                    let c = (y / 2) * stride(1) + x / 2;
+                    yuv(plane(0)[y * stride(0) + x], plane(1)[c], plane(2)[(y / 2) * stride(2) + x / 2])
+                }
+                VideoFormat::Nv12 => {
+                    let c = (y / 2) * stride(1) + 2 * (x / 2);
+                    yuv(plane(0)[y * stride(0) + x], plane(1)[c], plane(1)[c + 1])
+                }
+                _ => {
+                    let f = info.format_info();
+                    let o = y * stride(0) + x * f.pixel_stride()[0] as usize;
+                    std::array::from_fn(|c| plane(0)[o + f.poffset()[c] as usize])
+                }
+            });
+        }
+    }
+    out
+}
+
+/// What the overlay got on one frame: its pixels and metadata, and the recent anchors of each
+/// track (the trails it may draw).
+struct OverlayInput {
+    pixels: Vec<[u8; 3]>,
+    objects: Vec<Object>,
+    counts: Option<Counts>,
+    trails: Vec<Vec<(f64, f64)>>,
+}
+
+/// A pixel rectangle `[x0, x1) x [y0, y1)`.
+type Area = [f64; 4];
+
+fn close(a: [u8; 3], b: [u8; 3], tolerance: i32) -> bool {
+    a.iter().zip(&b).all(|(&a, &b)| (a as i32 - b as i32).abs() <= tolerance)
+}
+
+/// Checks one overlay output against what its metadata says must be drawn: each box's left,
+/// right and bottom edges in its class colour; a label in the class colour with text in it by
+/// each box; nothing changed outside the places boxes, labels, plates, trails, lines, the counts
+/// panel and the FPS may take. Returns what is wrong.
+fn check_drawing(
+    input: &OverlayInput,
+    output: &[[u8; 3]],
+    w: usize,
+    h: usize,
+    matrix: gst_video::VideoColorMatrix,
+) -> Vec<String> {
+    let (kr, kb) = if matrix == gst_video::VideoColorMatrix::Bt709 { (0.2126, 0.0722) } else { (0.299, 0.114) };
+    let luma = |p: [u8; 3]| kr * p[0] as f64 + (1.0 - kr - kb) * p[1] as f64 + kb * p[2] as f64;
+    let mut wrong = Vec::new();
+    let (wf, hf) = (w as f64, h as f64);
+    // The overlay's sizes (traffic-vision draw::scene Metrics), rounded up.
+    let line = ((wf + hf) * 0.5 * 0.003).round().max(2.0);
+    let px = (wf.min(hf) * 0.024).max(12.0);
+    let text_h = 2.0 * px;
+    let at = |x: f64, y: f64| (y as usize).min(h - 1) * w + (x as usize).min(w - 1);
+    let mut allowed: Vec<Area> = Vec::new();
+    let vehicles: Vec<&Object> = input.objects.iter().filter(|o| !o.is_plate()).collect();
+    let (mut edges_ok, mut edges_all, mut labelled, mut labelled_boxes) = (0usize, 0usize, 0usize, 0usize);
+    for o in &vehicles {
+        let b = &o.bbox;
+        let class = o.track.as_ref().map_or_else(|| o.label(), |t| t.label.as_str());
+        let c = traffic_vision::draw::class_color(class);
+        let colour = [c.r, c.g, c.b];
+        let room = (2.0 * b.width()).max(3.0 * px);
+        let left = b.x1.min(wf - room) - line - 1.0;
+        allowed.push([
+            left,
+            b.y1 - line - text_h - 1.0,
+            b.x2.max(b.x1 + room) + line + 1.0,
+            b.y2 + line + 2.5 * text_h,
+        ]);
+        let inside = b.x1 >= line && b.y1 >= line && b.x2 + line < wf && b.y2 + line < hf;
+        if !inside || b.width() < 6.0 * line || b.height() < 6.0 * line {
+            continue;
+        }
+        // Edges sampled away from the corners, on the rounded edge: the outline covers it
+        // whatever its width.
+        let predicted = o.track.as_ref().is_some_and(|t| t.predicted);
+        let samples: Vec<(f64, f64)> = (1..10)
+            .flat_map(|k| {
+                let (fx, fy) = (b.x1 + b.width() * k as f64 / 10.0, b.y1 + b.height() * k as f64 / 10.0);
+                [(b.x1.round(), fy), (b.x2.round(), fy), (fx, b.y2.round())]
+            })
+            .collect();
+        // By luma: a 2 px edge at an odd column shares its chroma blocks with the video.
+        let hits = samples.iter().filter(|&&(x, y)| (luma(output[at(x, y)]) - luma(colour)).abs() <= 16.0).count();
+        if !predicted {
+            edges_ok += hits;
+            edges_all += samples.len();
+        } else if hits == 0 {
+            wrong.push(format!("no dashed edge of predicted {class} box {:?}", [b.x1, b.y1, b.x2, b.y2]));
+        }
+        // The label: above the box, inside its top or below it, in the class colour, with
+        // text in it.
+        labelled_boxes += 1;
+        let band = [left, (b.y1 - line - text_h).max(0.0), b.x1 + room + line, (b.y2 + line + text_h).min(hf)];
+        // Dark text on a bright label, white on a dark one.
+        let fg = if c.brightness() > 150.0 { [0, 0, 0] } else { [255, 255, 255] };
+        let mut label_px = Vec::new();
+        for y in band[1] as usize..band[3] as usize {
+            for x in band[0].max(0.0) as usize..(band[2] as usize).min(w) {
+                let (before, after) = (input.pixels[y * w + x], output[y * w + x]);
+                // A predicted box's label is translucent: any change is its own.
+                let in_colour =
+                    if predicted { before != after } else { close(after, colour, 30) && !close(before, colour, 30) };
+                if in_colour {
+                    label_px.push((x, y));
+                }
+            }
+        }
+        let (x0, x1) = (label_px.iter().map(|p| p.0).min(), label_px.iter().map(|p| p.0).max());
+        let (y0, y1) = (label_px.iter().map(|p| p.1).min(), label_px.iter().map(|p| p.1).max());
+        if let (Some(x0), Some(x1), Some(y0), Some(y1)) = (x0, x1, y0, y1) {
+            let text_px = (y0..=y1)
+                .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+                .filter(|&(x, y)| close(output[y * w + x], fg, 40))
+                .count();
+            if text_px >= 8 {
+                labelled += 1;
+            }
+        }
+    }
+    if edges_all > 0 && (edges_ok as f64) < 0.8 * edges_all as f64 {
+        wrong.push(format!("only {edges_ok} of {edges_all} box edge samples are in the box's class colour"));
+    }
+    if (labelled as f64) < 0.7 * labelled_boxes as f64 {
+        wrong.push(format!("labels with text found by {labelled} of {labelled_boxes} boxes"));
+    }
+    for trail in &input.trails {
+        for p in trail {
+            allowed.push([p.0 - 2.0 * line, p.1 - 2.0 * line, p.0 + 2.0 * line, p.1 + 2.0 * line]);
+        }
+        for seg in trail.windows(2) {
+            let (a, b) = (seg[0], seg[1]);
+            allowed.push([
+                a.0.min(b.0) - 2.0 * line,
+                a.1.min(b.1) - 2.0 * line,
+                a.0.max(b.0) + 2.0 * line,
+                a.1.max(b.1) + 2.0 * line,
+            ]);
+        }
+    }
+    let mut panel_rows = 0;
+    if let Some(counts) = &input.counts {
+        for l in &counts.lines {
+            let my = (l.start.1 + l.end.1) * 0.5;
+            let reach = 2.0 * line + 2.0;
+            allowed.push([
+                l.start.0.min(l.end.0) - reach,
+                l.start.1.min(l.end.1) - reach,
+                l.start.0.max(l.end.0) + reach,
+                l.start.1.max(l.end.1) + reach,
+            ]);
+            allowed.push([0.0, my - text_h - 2.0 * line, wf, my + text_h + 2.0 * line]);
+            let classes: std::collections::BTreeSet<&str> = l.totals.iter().map(|t| t.class.as_str()).collect();
+            panel_rows += 2 + classes.len();
+        }
+    }
+    // The counts panel in the top-left corner, the FPS in the top-right one.
+    allowed.push([0.0, 0.0, wf * 0.6, 2.0 * line + panel_rows as f64 * 1.5 * px + px]);
+    allowed.push([wf * 0.4, 0.0, wf, 3.0 * line + text_h]);
+    let mut stray = 0;
+    let mut first = None;
+    for y in 0..h {
+        for x in 0..w {
+            if input.pixels[y * w + x] == output[y * w + x] {
+                continue;
+            }
+            // A pixel beside a drawn one shares its chroma block.
+            let (xf, yf) = (x as f64, y as f64);
+            if !allowed.iter().any(|a| xf >= a[0] - 2.0 && xf < a[2] + 2.0 && yf >= a[1] - 2.0 && yf < a[3] + 2.0) {
+                stray += 1;
+                first.get_or_insert((x, y));
+            }
+        }
+    }
+    if stray > 0 {
+        wrong.push(format!("{stray} pixels changed where nothing is to be drawn, the first at {first:?}"));
+    }
+    wrong
+}
+
 /// One output of [`screenshots`]: the size in the file names, the elements that scale the
 /// decoded frame (before the detector: videoscale in GStreamer 1.22 keeps the ROI rectangles
 /// but drops their params, class, confidence and track), the detector's options, the frames
@@ -580,9 +784,10 @@ struct Shot {
 }
 
 /// Renders the residential clip through detector, tracker, counter (when registered) and
-/// overlay, and writes the chosen frames as `out/overlay-<size>-<n>.png`, to be looked at:
-/// readable labels, distinct colours, no clutter. A plate read is added to the largest tracked
-/// vehicle (no plate reader runs here), to show plate labels too.
+/// overlay, checks each chosen frame against its metadata ([`check_drawing`]) and writes it as
+/// `out/overlay-<size>-<n>.png`, to be looked at too: readable labels, distinct colours, no
+/// clutter. A plate read is added to the largest tracked vehicle (no plate reader runs here),
+/// to show plate labels too.
 fn screenshots(shots: &[Shot]) {
     init();
     let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
@@ -612,14 +817,64 @@ fn screenshots(shots: &[Shot]) {
         );
     }
     let pipeline = gst::parse::launch(&launch).expect("launch").downcast::<gst::Bin>().unwrap();
+    let failures = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+    let checked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for (i, shot) in shots.iter().enumerate() {
         let keep = shot.frames;
         let last = *keep.iter().max().unwrap();
         let overlay = pipeline.by_name(&format!("o{i}")).unwrap();
-        overlay.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, |pad, info| {
-            let size = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok()).map(|i| size_of(&i));
-            if let (Some(size), Some(buffer)) = (size, info.buffer_mut()) {
-                add_plate_to_largest(buffer.make_mut(), size);
+        // What the overlay got on the kept frames, checked against what it made of them.
+        let inputs = std::sync::Arc::new(Mutex::new(HashMap::<u64, OverlayInput>::new()));
+        let (inputs_in, inputs_out) = (inputs.clone(), inputs.clone());
+        // Frames seen, and each track's recent anchors.
+        let seen = Mutex::new((0u64, HashMap::<u64, Vec<(f64, f64)>>::new()));
+        overlay.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let video = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
+            let (Some(video), Some(buffer)) = (video, info.buffer_mut()) else { return gst::PadProbeReturn::Ok };
+            let buffer = buffer.make_mut();
+            add_plate_to_largest(buffer, size_of(&video));
+            let mut seen = seen.lock().unwrap();
+            seen.0 += 1;
+            let (frame_in, anchors) = (seen.0, &mut seen.1);
+            let objects = traffic_meta::objects(buffer, size_of(&video));
+            for o in objects.iter().filter(|o| !o.is_plate()) {
+                if let Some(t) = &o.track {
+                    let trail = anchors.entry(t.id).or_default();
+                    trail.push(((o.bbox.x1 + o.bbox.x2) * 0.5, o.bbox.y2));
+                    let excess = trail.len().saturating_sub(30);
+                    trail.drain(..excess);
+                }
+            }
+            if keep.contains(&frame_in) {
+                let trails = objects
+                    .iter()
+                    .filter_map(|o| o.track.as_ref())
+                    .filter_map(|t| anchors.get(&t.id).cloned())
+                    .collect();
+                let input = OverlayInput {
+                    pixels: rgb_pixels(buffer, &video),
+                    counts: traffic_meta::counts(buffer),
+                    objects,
+                    trails,
+                };
+                inputs_in.lock().unwrap().insert(frame_in, input);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let failures = failures.clone();
+        let checked = checked.clone();
+        let frames_out = std::sync::atomic::AtomicU64::new(0);
+        overlay.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let frame_out = frames_out.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let video = pad.current_caps().and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
+            let input = inputs_out.lock().unwrap().remove(&frame_out);
+            if let (Some(video), Some(buffer), Some(input)) = (video, info.buffer(), input) {
+                let output = rgb_pixels(buffer, &video);
+                let (w, h) = (video.width() as usize, video.height() as usize);
+                for wrong in check_drawing(&input, &output, w, h, video.colorimetry().matrix()) {
+                    failures.lock().unwrap().push(format!("{}x{h} frame {frame_out}: {wrong}", w));
+                }
+                checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             gst::PadProbeReturn::Ok
         });
@@ -674,10 +929,14 @@ fn screenshots(shots: &[Shot]) {
         for n in 0..shot.frames.len() {
             let path = out.join(format!("overlay-{}-{n}.png", shot.size));
             let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{}", path.display());
+            assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
             eprintln!("wrote {}", path.display());
         }
     }
+    let kept: usize = shots.iter().map(|s| s.frames.len()).sum();
+    assert_eq!(checked.load(std::sync::atomic::Ordering::Relaxed), kept, "every kept frame checked");
+    let failures = failures.lock().unwrap();
+    assert!(failures.is_empty(), "the overlay does not draw what the metadata says:\n{}", failures.join("\n"));
 }
 
 /// A plate box and read on the largest tracked vehicle, as a plate reader would attach them.
