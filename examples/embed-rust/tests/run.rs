@@ -1,19 +1,9 @@
 //! traffic-embed on the first seconds of the residential street video: it must print tracked
 //! objects from its pad probe and the crossing and summary from the bus.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn residential_video() -> Option<PathBuf> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/videos/ahmetozlu_residential_street.mp4");
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", path.display());
-        None
-    }
-}
+use traffic_test_support::shared_data;
 
 /// The track ids (`#N`) of the object lines printed under each frame.
 fn object_track_ids(stdout: &str) -> Vec<u64> {
@@ -26,7 +16,7 @@ fn object_track_ids(stdout: &str) -> Vec<u64> {
 
 #[test]
 fn prints_tracked_objects_and_a_crossing() {
-    let Some(video) = residential_video() else { return };
+    let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
     let output = Command::new(env!("CARGO_BIN_EXE_traffic-embed"))
         .arg(&video)
         .args(["--lines", "street:0,0.6,1,0.6:down/up", "--frames", "60"])

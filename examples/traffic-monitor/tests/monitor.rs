@@ -8,21 +8,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use traffic_test_support::shared_data;
 
 const BIN: &str = env!("CARGO_BIN_EXE_traffic-monitor");
 /// 905 frames, 640x352; 8 cars cross this line towards the camera (BENCHMARKS.md).
 const VIDEO: &str = "videos/ahmetozlu_residential_street.mp4";
 const FRAMES: u64 = 905;
-
-fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", path.display());
-        None
-    }
-}
 
 fn out_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("traffic-monitor").join(name);

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use traffic_test_support::{free_port, repo_root, send_signal, RtspServer};
+use traffic_test_support::{free_port, send_signal, shared_data, RtspServer};
 
 const MOUNT: &str = "/street";
 
@@ -41,11 +41,7 @@ fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
-    let video = repo_root().join("../shared/data/videos/ahmetozlu_residential_street.mp4");
-    if !video.is_file() {
-        eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", video.display());
-        return;
-    }
+    let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
     let port = free_port();
     let out = std::env::temp_dir().join(format!("traffic-monitor-rtsp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);

@@ -1,6 +1,7 @@
-//! Shared by the test crates that need a live camera: an RTSP server process
-//! (`examples/rtsp/serve.py`, or any command that prints "ready" once it serves), a free
-//! loopback port for it, and signals to the processes under test.
+//! Shared by the test crates: the shared evaluation data beside the checkout, and for those
+//! that need a live camera an RTSP server process (`examples/rtsp/serve.py`, or any command
+//! that prints "ready" once it serves), a free loopback port for it, and signals to the
+//! processes under test.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -14,6 +15,23 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The root of this checkout.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `../shared/data/<rel>` beside this checkout. Outside CI a missing file skips the test that
+/// needs it (None, with a message); CI always has the shared data, so under `CI=true` a missing
+/// file fails the test instead of letting it pass without running.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    data_file(&repo_root().join("../shared/data"), rel, std::env::var("CI").as_deref() == Ok("true"))
+}
+
+fn data_file(data: &Path, rel: &str, ci: bool) -> Option<PathBuf> {
+    let path = data.join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(!ci, "{} not found: under CI=true the shared data must be beside the checkout", path.display());
+    eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", path.display());
+    None
 }
 
 /// A loopback port nothing listens on (free when asked; a server takes it soon after).
@@ -77,5 +95,19 @@ impl Drop for RtspServer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_data_file_skips_outside_ci_and_fails_under_ci() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(data_file(here, "Cargo.toml", true), Some(here.join("Cargo.toml")));
+        assert_eq!(data_file(here, "no-such-file", false), None);
+        let under_ci = std::panic::catch_unwind(|| data_file(here, "no-such-file", true));
+        assert!(under_ci.is_err(), "CI=true: a missing shared file fails the test");
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Once;
 
 use gst::prelude::*;
 pub use traffic_meta::{FrameSize, Object};
+#[allow(unused_imports)] // as above
+pub use traffic_test_support::{repo_root, shared_data};
 
 pub fn init() {
     static INIT: Once = Once::new();
@@ -15,26 +17,11 @@ pub fn init() {
     });
 }
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A file fetched by `make setup`; the tests need the real models, so a missing one fails loudly.
 pub fn weight(name: &str) -> PathBuf {
     let path = traffic_vision::runtime::weight(name);
     assert!(path.is_file(), "{} is missing: run `make setup` first", path.display());
     path
-}
-
-/// `../shared/data/<rel>`, or None (with a message) where the shared data is not checked out.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = repo_root().join("../shared/data").join(rel);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} not found (the shared evaluation data is not beside this checkout)", path.display());
-        None
-    }
 }
 
 /// A JPEG as one buffer with its caps, ready for a harness whose pipeline starts with `jpegdec`.
