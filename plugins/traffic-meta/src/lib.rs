@@ -12,10 +12,13 @@
 //! Plate boxes are child ROIs of type [`PLATE_ROI_TYPE`] whose `parent_id` is the vehicle ROI's id.
 //!
 //! Frame-level results travel in custom metas, see [`frame`]: whether a detector ran, and the
-//! line and zone counts. The counter's bus messages are built and read in [`messages`].
+//! line and zone counts. The counter's bus messages are built and read in [`messages`], the
+//! events between elements in [`events`].
 
+pub mod events;
 pub mod frame;
 pub mod messages;
+pub use events::{is_plate_read, plate_read_event, read_plate_read, PlateRead, PLATE_READ_EVENT};
 pub use frame::{
     counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing,
     LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,

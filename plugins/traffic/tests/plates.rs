@@ -107,6 +107,45 @@ fn frame_without_vehicles_gets_no_plate_and_no_error() {
     }
 }
 
+/// A camera that runs for months sees a new vehicle every few seconds: what platedetect keeps
+/// per track (its search schedule, plateocr's read confidence) goes with the track.
+#[test]
+fn memory_of_tracks_stays_bounded_over_ten_thousand_vehicles() {
+    init();
+    let caps = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, 320, 240)
+        .fps(gst::Fraction::new(25, 1))
+        .build()
+        .unwrap()
+        .to_caps()
+        .unwrap();
+    let size = frame_size(&caps);
+    let frame = gst::Buffer::from_slice(vec![90u8; 320 * 240 * 3]);
+    // Vehicles too small to search, so that no inference runs: only the bookkeeping.
+    let mut h = Harness::new_parse("platedetect mode=vehicles");
+    h.set_src_caps(caps);
+    h.play();
+    let mut most = (0, 0);
+    for id in 0..10_000u64 {
+        let (buffer, _) = with_vehicle(&frame, size, PixelBox { x1: 10.0, y1: 10.0, x2: 60.0, y2: 50.0 }, Some(id));
+        h.push_and_pull(buffer).expect("a frame out");
+        // plateocr reports each vehicle's read after its frame, as it does downstream.
+        assert!(h.push_upstream_event(traffic_meta::plate_read_event(traffic_meta::PlateRead {
+            track_id: id,
+            track_confidence: 0.5
+        })));
+        most = (most.0.max(stat(&mut h, "tracks")), most.1.max(stat(&mut h, "reads")));
+    }
+    assert!(most.0 > 500 && most.0 <= 601, "tracks remembered at most: {}", most.0);
+    assert!(most.1 > 500 && most.1 <= 601, "reads remembered at most: {}", most.1);
+    // A flush (a seek) forgets them all.
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    assert!(h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())));
+    let (buffer, _) = with_vehicle(&frame, size, PixelBox { x1: 10.0, y1: 10.0, x2: 60.0, y2: 50.0 }, Some(20_000));
+    h.push_and_pull(buffer).expect("a frame out");
+    assert_eq!((stat(&mut h, "tracks"), stat(&mut h, "reads")), (1, 0));
+}
+
 /// The car of eu1.jpg (1000x750), at `scale`.
 fn eu1_car(scale: f64) -> PixelBox {
     PixelBox { x1: 194.0 * scale, y1: 173.0 * scale, x2: 809.0 * scale, y2: 588.0 * scale }
@@ -155,9 +194,8 @@ fn tracked_vehicles_are_searched_every_interval_until_read() {
     assert_eq!(plates(&mut h), 0, "within the interval: skipped");
     assert_eq!(plates(&mut h), 1, "interval over: searched again");
     // plateocr downstream reports the track read well enough: no more searches.
-    let done =
-        gst::Structure::builder("traffic-plate-read").field("track-id", 7u64).field("track-confidence", 0.85).build();
-    assert!(h.push_upstream_event(gst::event::CustomUpstream::new(done)));
+    let done = traffic_meta::PlateRead { track_id: 7, track_confidence: 0.85 };
+    assert!(h.push_upstream_event(traffic_meta::plate_read_event(done)));
     assert_eq!(plates(&mut h), 0);
     assert_eq!(plates(&mut h), 0);
 }

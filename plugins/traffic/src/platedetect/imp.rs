@@ -11,7 +11,6 @@ use traffic_vision::plate_mosaic::{self, Mosaic};
 use traffic_vision::plate_schedule::{self, SearchSchedule};
 use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, VisionError, YoloDetector};
 
-use crate::plateocr::PLATE_READ_EVENT;
 use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -75,6 +74,9 @@ struct Stats {
     /// Vehicle crops searched (several per inference in a mosaic).
     crops: u64,
     plates: u64,
+    /// Tracks remembered now (search schedules), and those with a read confidence from plateocr.
+    tracks: u64,
+    reads: u64,
     time: Duration,
 }
 
@@ -82,7 +84,14 @@ impl Stats {
     fn structure(&self) -> gst::Structure {
         stats::structure(
             "platedetect-stats",
-            &[("frames", self.frames), ("inferences", self.inferences), ("crops", self.crops), ("plates", self.plates)],
+            &[
+                ("frames", self.frames),
+                ("inferences", self.inferences),
+                ("crops", self.crops),
+                ("plates", self.plates),
+                ("tracks", self.tracks),
+                ("reads", self.reads),
+            ],
             &[("ms-per-inference", self.time, self.inferences), ("ms-per-crop", self.time, self.crops)],
         )
     }
@@ -197,7 +206,7 @@ impl ObjectImpl for PlateDetect {
                     .default_value(d.threads)
                     .mutable_ready()
                     .build(),
-                stats::property("frames, inferences, crops (vehicles searched), plates, and mean milliseconds per inference and per crop (crop, letterbox, model, decode)"),
+                stats::property("frames, inferences, crops (vehicles searched), plates, tracks remembered and those with a read from plateocr (reads), and mean milliseconds per inference and per crop (crop, letterbox, model, decode)"),
             ]
         });
         PROPERTIES.as_ref()
@@ -311,16 +320,14 @@ impl BaseTransformImpl for PlateDetect {
     }
 
     fn src_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::CustomUpstream(e) = event.view() {
-            if let Some(s) = e.structure().filter(|s| s.name() == PLATE_READ_EVENT) {
-                if let (Ok(id), Ok(conf)) = (s.get::<u64>("track-id"), s.get::<f64>("track-confidence")) {
-                    let mut read = lock(&self.read);
-                    let c = read.entry(id).or_insert(0.0);
-                    *c = c.max(conf);
-                }
-                // Ours: no element upstream needs it.
-                return true;
+        if traffic_meta::is_plate_read(&event) {
+            if let Some(r) = traffic_meta::read_plate_read(&event) {
+                let mut read = lock(&self.read);
+                let c = read.entry(r.track_id).or_insert(0.0);
+                *c = c.max(r.track_confidence);
             }
+            // Ours: no element upstream needs it.
+            return true;
         }
         self.parent_src_event(event)
     }
@@ -330,6 +337,7 @@ impl BaseTransformImpl for PlateDetect {
             if let Some(state) = lock(&self.state).as_mut() {
                 state.tracks.clear();
             }
+            lock(&self.read).clear();
         }
         self.parent_sink_event(event)
     }
@@ -377,6 +385,27 @@ impl BaseTransformImpl for PlateDetect {
             plate_mosaic::fits_tile(w, h, tile)
         };
         let (interval, max_interval) = (settings.interval as u64, settings.max_interval as u64);
+        // Every tracked vehicle seen keeps its state, searched or not: the state, and the read
+        // confidence plateocr reported, go when the track has been gone FORGET_AFTER frames.
+        for id in vehicles.iter().filter_map(|v| v.track) {
+            let t = state.tracks.entry(id).or_insert_with(|| TrackState {
+                schedule: SearchSchedule::default(),
+                read_at_search: 0.0,
+                last_seen: index,
+            });
+            t.last_seen = index;
+        }
+        state.tracks.retain(|_, t| index.saturating_sub(t.last_seen) <= FORGET_AFTER);
+        let reads = {
+            let mut read = lock(&self.read);
+            read.retain(|id, _| state.tracks.contains_key(id));
+            read.len()
+        };
+        {
+            let mut stats = lock(&self.stats);
+            stats.tracks = state.tracks.len() as u64;
+            stats.reads = reads as u64;
+        }
         if !whole_frame {
             let read = lock(&self.read);
             for v in &vehicles {
@@ -394,12 +423,7 @@ impl BaseTransformImpl for PlateDetect {
                     if read_now + 1e-6 >= settings.done_confidence {
                         continue;
                     }
-                    let t = state.tracks.entry(id).or_insert_with(|| TrackState {
-                        schedule: SearchSchedule::default(),
-                        read_at_search: 0.0,
-                        last_seen: index,
-                    });
-                    t.last_seen = index;
+                    let Some(t) = state.tracks.get_mut(&id) else { continue };
                     let progress = read_now > t.read_at_search;
                     if !t.schedule.due(index, video::vision_box(&v.bbox), progress, interval, max_interval) {
                         if settings.mosaic && fits_tile(v) {
@@ -429,7 +453,6 @@ impl BaseTransformImpl for PlateDetect {
                 todo.push(v);
             }
         }
-        state.tracks.retain(|_, t| index.saturating_sub(t.last_seen) <= FORGET_AFTER);
         let searched = !todo.is_empty();
         if !whole_frame && todo.is_empty() {
             return Ok(gst::FlowSuccess::Ok);

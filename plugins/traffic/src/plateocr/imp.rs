@@ -11,7 +11,6 @@ use traffic_vision::ocr::{MaskMode, OcrConfig, TextRecognizer, DEFAULT_CHARSET};
 use traffic_vision::plate_vote::PlateVote;
 use traffic_vision::Frame;
 
-use super::PLATE_READ_EVENT;
 use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -336,11 +335,10 @@ impl BaseTransformImpl for PlateOcr {
         }
         // Tell platedetect upstream how well each track is read (outside our lock).
         let sink = self.obj().static_pad("sink");
-        for (id, conf) in reports {
-            let s =
-                gst::Structure::builder(PLATE_READ_EVENT).field("track-id", id).field("track-confidence", conf).build();
+        for (track_id, track_confidence) in reports {
             if let Some(pad) = &sink {
-                let _ = pad.push_event(gst::event::CustomUpstream::new(s));
+                let _ = pad
+                    .push_event(traffic_meta::plate_read_event(traffic_meta::PlateRead { track_id, track_confidence }));
             }
         }
         Ok(gst::FlowSuccess::Ok)

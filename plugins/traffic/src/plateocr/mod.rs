@@ -12,7 +12,3 @@ glib::wrapper! {
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(Some(plugin), "plateocr", gst::Rank::NONE, PlateOcr::static_type())
 }
-
-/// Name of the custom upstream event by which `plateocr` tells `platedetect` how well a
-/// track's plate is read: fields `track-id` (u64) and `track-confidence` (f64).
-pub const PLATE_READ_EVENT: &str = "traffic-plate-read";
