@@ -235,8 +235,18 @@ impl LineCounter {
     /// back at another resolution) and keeps the totals: counts never go back. Anchors seen in
     /// the old pixels are forgotten so no path spans the two geometries; what each track has
     /// counted is kept, so a track that survives the change cannot count twice.
-    pub fn relocate(&mut self, lines: Vec<Line>) {
-        debug_assert_eq!(lines.len(), self.lines.len(), "relocate keeps the same lines");
+    /// `lines` must be the same lines (names, in order): anything else is an error and changes
+    /// nothing.
+    pub fn relocate(&mut self, lines: Vec<Line>) -> Result<(), VisionError> {
+        let same = lines.len() == self.lines.len() && lines.iter().zip(&self.lines).all(|(a, b)| a.name == b.name);
+        if !same {
+            let names = |l: &[Line]| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>().join(",");
+            return Err(VisionError::Config(format!(
+                "relocating lines {} to other lines {}",
+                names(&self.lines),
+                names(&lines)
+            )));
+        }
         for (old, new) in self.lines.iter_mut().zip(lines) {
             old.start = new.start;
             old.end = new.end;
@@ -245,6 +255,7 @@ impl LineCounter {
             track.last_anchor = None;
             track.pending.clear();
         }
+        Ok(())
     }
 
     /// Clears the totals and the crossing state (the lines stay).
@@ -344,7 +355,7 @@ mod tests {
             in_name: "in".into(),
             out_name: "out".into(),
         };
-        c.relocate(vec![line]);
+        c.relocate(vec![line]).unwrap();
         assert_eq!(c.lines()[0].start, (0.0, 400.0));
         assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);
         // Track 2's last anchor (y = 300, old pixels) is above the new line; its next anchor
@@ -356,8 +367,19 @@ mod tests {
             end: (1280.0, 400.0),
             in_name: "in".into(),
             out_name: "out".into(),
-        }]);
+        }])
+        .unwrap();
         assert!(run(&mut c, &[(2, 100.0, 500.0, "car")]).is_empty());
+        let other = Line {
+            name: "other".into(),
+            start: (0.0, 1.0),
+            end: (1.0, 1.0),
+            in_name: "a".into(),
+            out_name: "b".into(),
+        };
+        assert!(c.relocate(vec![other]).is_err(), "other lines are not a relocation");
+        assert!(c.relocate(Vec::new()).is_err());
+        assert_eq!(c.lines()[0].start, (0.0, 400.0), "a refused relocation changes nothing");
         // Track 1 already counted `in`: crossing the moved line again does not count twice.
         assert!(run(&mut c, &[(1, 100.0, 350.0, "car"), (1, 100.0, 450.0, "car")]).is_empty());
         assert_eq!(c.totals()[0][&("car".to_string(), true)], 1);

@@ -186,11 +186,17 @@ impl ZoneCounter {
     }
 
     /// Moves the zones to new pixel positions (the frame size changed) and keeps who is
-    /// inside and the entry counts.
-    pub fn relocate(&mut self, zones: Vec<Zone>) {
+    /// inside and the entry counts. `zones` must be the same zones (names, in order): anything
+    /// else is an error and changes nothing.
+    pub fn relocate(&mut self, zones: Vec<Zone>) -> Result<(), VisionError> {
+        let same = zones.len() == self.zones.len() && zones.iter().zip(&self.zones).all(|(a, b)| a.name == b.name);
+        if !same {
+            return Err(VisionError::Config("relocating zones to other zones".into()));
+        }
         for (old, new) in self.zones.iter_mut().zip(zones) {
             old.polygon = new.polygon;
         }
+        Ok(())
     }
 
     pub fn reset(&mut self) {

@@ -192,3 +192,41 @@ fn a_config_file_adds_its_zones_and_lines_to_the_properties() {
     std::fs::remove_file(&path).ok();
     assert!(err.contains("zone name 'kerb'") && err.contains("linecounter-zones-"), "{err}");
 }
+
+/// The config file is read once, at start: a new frame size mid-stream (a camera back at
+/// another resolution) converts the same lines to the new pixels, whatever the file holds now,
+/// and the totals go on.
+#[test]
+fn a_new_frame_size_moves_the_lines_of_the_config_read_at_start() {
+    init();
+    let path = std::env::temp_dir().join(format!("linecounter-resize-{}.toml", std::process::id()));
+    std::fs::write(&path, "[[line]]\nname = \"road\"\npoints = [0, 0.5, 1, 0.5]\n").unwrap();
+    let mut h = harness(&format!("config={} min-frames=1", path.display()));
+    for bottom in [150.0, 200.0] {
+        h.push_and_pull(frame(7, "car", bottom, false)).unwrap();
+    }
+    // The file changes, then goes; the running element keeps what it read.
+    std::fs::write(&path, "[[line]]\nname = \"other\"\npoints = [0, 0.1, 1, 0.1]\n").unwrap();
+    std::fs::remove_file(&path).unwrap();
+    h.set_src_caps_str("video/x-raw,format=I420,width=1280,height=720,framerate=25/1");
+    let size = FrameSize { width: 1280, height: 720 };
+    let mut counts = None;
+    // Track 8 crosses the moved line (y = 360 at 1280x720).
+    for bottom in [330.0, 390.0] {
+        let mut buffer = gst::Buffer::with_size(1280 * 720 * 3 / 2).unwrap();
+        let b = buffer.get_mut().unwrap();
+        let det = Detection {
+            label: "car".into(),
+            label_id: 2,
+            confidence: 0.9,
+            bbox: PixelBox { x1: 600.0, y1: bottom - 80.0, x2: 700.0, y2: bottom },
+        };
+        let roi = traffic_meta::add_detection(b, size, &det, NO_PARENT);
+        traffic_meta::set_track(b, roi, &Track { id: 8, age: 10, predicted: false, label: "car".into(), label_id: 2 });
+        counts = traffic_meta::counts(&h.push_and_pull(buffer).unwrap());
+    }
+    let counts = counts.expect("counts");
+    assert_eq!(counts.lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["road"]);
+    assert_eq!(counts.lines[0].start, (0.0, 360.0));
+    assert_eq!(total(&counts, "car", "in"), 2, "track 7 before the change, track 8 after");
+}

@@ -8,7 +8,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
 use traffic_vision::counting::{first_repeated, Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
-use traffic_vision::zones::{self, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
+use traffic_vision::zones::{self, Zone, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
 use traffic_vision::BBox;
 
 use super::config;
@@ -92,13 +92,53 @@ struct State {
 #[derive(Default)]
 pub struct LineCounter {
     settings: Mutex<Settings>,
+    /// Locked after `state` where both are.
+    plan: Mutex<Option<Plan>>,
     state: Mutex<Option<State>>,
 }
 
+/// The lines and zones, anchor and hysteresis of the properties and the config file, parsed
+/// once at start; a frame size only converts them to pixels.
+struct Plan {
+    lines: Vec<LineSpec>,
+    zones: Vec<ZoneSpec>,
+    anchor: Anchor,
+    min_frames: u32,
+    lost_after: u64,
+}
+
+impl Plan {
+    fn lines(&self, width: u32, height: u32) -> Vec<Line> {
+        self.lines
+            .iter()
+            .map(|spec| {
+                let (start, end) = spec.in_pixels(width, height);
+                Line {
+                    name: spec.name.clone(),
+                    start,
+                    end,
+                    in_name: spec.in_name.clone(),
+                    out_name: spec.out_name.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn zones(&self, width: u32, height: u32) -> Vec<Zone> {
+        self.zones.iter().map(|z| z.in_pixels(width, height)).collect()
+    }
+
+    fn counters(&self, width: u32, height: u32) -> (Counter, ZoneCounter) {
+        (
+            Counter::new(self.lines(width, height), self.anchor, self.min_frames),
+            ZoneCounter::new(self.zones(width, height), self.anchor, self.min_frames, self.lost_after),
+        )
+    }
+}
+
 impl LineCounter {
-    /// Lines, zones, anchor and hysteresis from the properties and the config file, for a
-    /// frame size.
-    fn build_counter(&self, width: u32, height: u32) -> Result<(Counter, ZoneCounter), String> {
+    /// Reads the properties and the config file.
+    fn plan(&self) -> Result<Plan, String> {
         let s = lock(&self.settings).clone();
         let mut specs = LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?;
         let mut zone_specs = ZoneSpec::parse_list(&s.zones).map_err(|e| e.to_string())?;
@@ -123,19 +163,13 @@ impl LineCounter {
                 .ok_or_else(|| format!("{}: anchor '{nick}' is none of bottom-center, center, top-center", s.config))?,
             None => s.anchor,
         };
-        let lines = specs
-            .into_iter()
-            .map(|spec| {
-                let (start, end) = spec.in_pixels(width, height);
-                Line { name: spec.name, start, end, in_name: spec.in_name, out_name: spec.out_name }
-            })
-            .collect();
-        let min_frames = s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES);
-        let zones = zone_specs.iter().map(|z| z.in_pixels(width, height)).collect();
-        Ok((
-            Counter::new(lines, anchor.anchor(), min_frames),
-            ZoneCounter::new(zones, anchor.anchor(), min_frames, s.lost_after.into()),
-        ))
+        Ok(Plan {
+            lines: specs,
+            zones: zone_specs,
+            anchor: anchor.anchor(),
+            min_frames: s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES),
+            lost_after: s.lost_after.into(),
+        })
     }
 
     fn reset(&self) {
@@ -360,13 +394,15 @@ impl BaseTransformImpl for LineCounter {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        // Check the lines now, so a typo fails at start and not at the first frame.
-        self.build_counter(1920, 1080).map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        // Read once, here, so a typo fails at start and caps never wait on a file.
+        let plan = self.plan().map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        *lock(&self.plan) = Some(plan);
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = None;
+        *lock(&self.plan) = None;
         Ok(())
     }
 
@@ -382,8 +418,8 @@ impl BaseTransformImpl for LineCounter {
             return Ok(());
         }
         // Lines given in fractions move with the frame size.
-        let (counter, zones) =
-            self.build_counter(info.width(), info.height()).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let plan = lock(&self.plan);
+        let plan = plan.as_ref().ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         match guard.as_mut() {
             // A new size mid-stream (a camera back at another resolution): the totals go on.
             Some(state) => {
@@ -394,11 +430,15 @@ impl BaseTransformImpl for LineCounter {
                     info.width(),
                     info.height()
                 );
-                state.counter.relocate(counter.lines().to_vec());
-                state.zones.relocate(zones.zones().to_vec());
+                let (w, h) = (info.width(), info.height());
+                state.counter.relocate(plan.lines(w, h)).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                state.zones.relocate(plan.zones(w, h)).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
                 state.info = info;
             }
-            None => *guard = Some(State { counter, zones, info, plates: HashMap::new(), frame: 0, now: 0.0 }),
+            None => {
+                let (counter, zones) = plan.counters(info.width(), info.height());
+                *guard = Some(State { counter, zones, info, plates: HashMap::new(), frame: 0, now: 0.0 });
+            }
         }
         Ok(())
     }
@@ -408,11 +448,11 @@ impl BaseTransformImpl for LineCounter {
             let summary = match lock(&self.state).as_ref() {
                 Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now), Vec::new()), s.frame)),
                 // EOS before any caps (an empty stream): zero totals, and the lines at a 0x0
-                // frame since no size is known; start() checked that they parse.
-                None => self
-                    .build_counter(0, 0)
-                    .ok()
-                    .map(|(c, z)| (counts_of(&c, Vec::new(), zones_of(&z, 0.0), Vec::new()), 0)),
+                // frame since no size is known.
+                None => lock(&self.plan).as_ref().map(|plan| {
+                    let (c, z) = plan.counters(0, 0);
+                    (counts_of(&c, Vec::new(), zones_of(&z, 0.0), Vec::new()), 0)
+                }),
             };
             if let Some((counts, frames)) = summary {
                 let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
