@@ -7,7 +7,7 @@ Throw-away venv (not part of the build):
         rapidocr==3.10.0 onnxruntime==1.32.0 opencv-python-headless numpy
 Run:
     /tmp/platesvenv/bin/python benches/reference/plates_reference.py \
-        /work/shared/data/plates/openalpr_endtoend_{us,eu,br}
+        ../shared/data/plates/openalpr_endtoend_{us,eu,br}
 
 Per image: platedet (its own API and defaults: conf 0.6, NMS IoU 0.4) finds
 plates; each crop is read by (a) platerec.read() and (b) RapidOCR

@@ -1,4 +1,4 @@
-//! The metadata contract of the traffic plugins (DESIGN.md §3), and the only code that knows
+//! The metadata contract of the traffic plugins (the README's "Metadata" section), and the only code that knows
 //! its names. Objects travel as `GstVideoRegionOfInterestMeta` with plain `GstStructure`
 //! params, the convention of Intel DL Streamer, readable from any language through
 //! GObject introspection:

@@ -53,6 +53,8 @@ gst::plugin_define!(
     env!("CARGO_PKG_DESCRIPTION"),
     plugin_init,
     concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    // The code is MIT OR Apache-2.0; GStreamer takes one licence from a fixed list, and
+    // "MIT/X11" is the one of ours it knows.
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
