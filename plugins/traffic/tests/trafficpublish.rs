@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use gst::prelude::*;
 use gst_check::Harness;
 use traffic_meta::{Detection, PixelBox, Track, NO_PARENT};
 
@@ -127,4 +128,138 @@ fn zone_entries_and_exits_from_linecounter_are_versioned_events() {
         frames.iter().filter(|f| f.get("zone_events").is_some()).map(|f| f["frame"].as_u64().unwrap()).collect();
     assert_eq!(with_events, [1, 4]);
     assert_eq!(frames[4]["zone_events"][0]["event"], "exit");
+}
+
+/// A frame with car 3 whose box bottom is at `bottom`, at time `i` / 25 s.
+fn car_frame(i: u64, bottom: f64) -> gst::Buffer {
+    let size = FrameSize { width: 320, height: 240 };
+    let mut buffer = gst::Buffer::with_size(320 * 240 * 3).unwrap();
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(40 * i));
+        let det = Detection {
+            label: "car".into(),
+            label_id: 2,
+            confidence: 0.9,
+            bbox: PixelBox { x1: 100.0, y1: bottom - 30.0, x2: 150.0, y2: bottom },
+        };
+        let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
+        traffic_meta::set_track(b, id, &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2 });
+    }
+    buffer
+}
+
+fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "a torn last line: {text:?}");
+    text.lines().map(|l| serde_json::from_str(l).expect("valid JSON")).collect()
+}
+
+/// Each event is in the file as soon as it happens, and the frame lines within a second, whole:
+/// `tail -f` follows them, and a process killed (kill -9) mid-run loses none of them.
+#[test]
+fn events_and_frames_reach_the_files_while_running() {
+    init();
+    let (frames_path, events_path) = (temp_path("publish-live-frames"), temp_path("publish-live-events"));
+    let mut h = Harness::new_parse(&format!(
+        "linecounter zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=1 ! trafficpublish location={} events-location={}",
+        frames_path.display(),
+        events_path.display()
+    ));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=25/1");
+    h.play();
+    h.push_and_pull(car_frame(0, 100.0)).unwrap();
+    assert!(json_lines(&events_path).is_empty());
+    h.push_and_pull(car_frame(1, 200.0)).unwrap();
+    let events = json_lines(&events_path);
+    assert_eq!(events.len(), 1, "the entry is written at once");
+    assert_eq!(events[0]["type"], "zone-enter");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    h.push_and_pull(car_frame(2, 210.0)).unwrap();
+    let frames = json_lines(&frames_path);
+    assert_eq!(frames.iter().map(|f| f["frame"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 2]);
+    drop(h);
+    std::fs::remove_file(&frames_path).ok();
+    std::fs::remove_file(&events_path).ok();
+}
+
+/// The bus messages of a launch line run until an error or EOS (at most 5 s), then stopped:
+/// (errors posted, whether it stopped within 5 s).
+fn run_under_fault(launch: &str) -> (Vec<String>, bool) {
+    let pipeline = gst::parse::launch(launch).expect("launch");
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let mut errors = Vec::new();
+    let mut collect = |msg: gst::Message| {
+        if let gst::MessageView::Error(e) = msg.view() {
+            errors.push(format!("{} {:?}", e.error(), e.debug()));
+        }
+    };
+    let ending = [gst::MessageType::Eos, gst::MessageType::Error];
+    if let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_seconds(5), &ending) {
+        collect(msg);
+    }
+    // Whatever else the element posts while it winds down counts too.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let stopped = pipeline.set_state(gst::State::Null).is_ok();
+    let in_time = stopped && started.elapsed() < std::time::Duration::from_secs(5);
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        collect(msg);
+    }
+    (errors, in_time)
+}
+
+/// A full disk (or any write error) is one error naming the file, and the pipeline stops.
+#[test]
+fn a_write_error_is_posted_once_and_the_pipeline_stops() {
+    init();
+    for props in ["location=/dev/null events-location=/dev/full", "location=/dev/full"] {
+        let (errors, stopped) =
+            run_under_fault(&format!("videotestsrc num-buffers=30 ! trafficpublish {props} ! fakesink"));
+        assert!(stopped, "{props}: set_state(NULL) within 5 s");
+        assert_eq!(errors.len(), 1, "{props}: {errors:?}");
+        assert!(errors[0].contains("/dev/full") && errors[0].contains("No space left"), "{props}: {errors:?}");
+    }
+}
+
+/// Two pipelines on one spool would lose each other's events: the second fails at start and
+/// says how to part them; with a source each, each camera gets its own default spool.
+#[test]
+fn a_spool_belongs_to_one_pipeline() {
+    init();
+    let stream = format!("spool-owner-{}", std::process::id());
+    let launch = |source: &str| {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc is-live=true ! trafficpublish location=- frames=false redis-url=redis://127.0.0.1:1 stream={stream} {source} ! fakesink"
+        ))
+        .expect("launch");
+        let bus = pipeline.bus().unwrap();
+        let started = pipeline.set_state(gst::State::Playing).is_ok();
+        let error = bus.timed_pop_filtered(gst::ClockTime::from_mseconds(500), &[gst::MessageType::Error]).map(|m| {
+            match m.view() {
+                gst::MessageView::Error(e) => format!("{} {:?}", e.error(), e.debug()),
+                _ => String::new(),
+            }
+        });
+        (pipeline, started && error.is_none(), error)
+    };
+    let (first, ok, _) = launch("");
+    assert!(ok, "the first pipeline starts");
+    let (second, ok, error) = launch("");
+    assert!(!ok, "the second pipeline on the same spool must not start");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("another pipeline") && error.contains("'spool'"), "{error}");
+    second.set_state(gst::State::Null).unwrap();
+    let (cam1, ok1, _) = launch("source=cam1");
+    let (cam2, ok2, _) = launch("source=cam2");
+    assert!(ok1 && ok2, "one spool per source");
+    for p in [first, cam1, cam2] {
+        p.set_state(gst::State::Null).unwrap();
+    }
+    for suffix in ["", "-cam1", "-cam2"] {
+        let spool = std::env::temp_dir().join(format!("trafficpublish-{stream}{suffix}.spool"));
+        std::fs::remove_file(&spool).ok();
+        std::fs::remove_file(spool.with_extension("spool.lock")).ok();
+    }
 }

@@ -398,3 +398,54 @@ fn a_bad_redis_url_is_an_error_naming_it() {
             .expect_err("must fail");
     assert!(err.contains("http://x") && err.contains("redis://"), "{err}");
 }
+
+/// Runs a 5-frame pipeline publishing to `url` (the summary at EOS is its event) and returns
+/// the first error posted on the bus within 10 s, if any.
+fn first_redis_error(url: &str, stream: &str, spool: &Path) -> Option<String> {
+    let launch = format!(
+        "videotestsrc num-buffers=5 ! trafficpublish location=/dev/null redis-url={url} stream={stream} spool={} flush-timeout=2000 ! fakesink",
+        spool.display()
+    );
+    let pipeline = gst::parse::launch(&launch).expect("launch");
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut error = None;
+    while error.is_none() && Instant::now() < deadline {
+        let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_mseconds(200), &[gst::MessageType::Error]) else {
+            continue;
+        };
+        if let gst::MessageView::Error(e) = msg.view() {
+            error = Some(format!("{} {:?}", e.error(), e.debug()));
+        }
+    }
+    let stopped = Instant::now();
+    pipeline.set_state(gst::State::Null).expect("stops");
+    assert!(stopped.elapsed() < Duration::from_secs(5), "stop took {:?}", stopped.elapsed());
+    error
+}
+
+/// Redis up but refusing (a stream key of another type, a password it wants and we lack) is
+/// no outage to wait out in silence: the reply is posted as an error, and the events wait in
+/// the spool.
+#[test]
+fn redis_refusals_are_errors_naming_its_reply() {
+    init();
+    let Some(server) = RedisServer::start("refusals") else { return };
+    let spool = temp("refusals-spool");
+    let _ = std::fs::remove_file(&spool);
+    assert_eq!(server.cli(&["SET", "not-a-stream", "x"]), "OK");
+    let err = first_redis_error(&server.url(), "not-a-stream", &spool).expect("an error for WRONGTYPE");
+    assert!(err.contains("WRONGTYPE"), "{err}");
+    let spooled = std::fs::read_to_string(&spool).expect("the events wait in the spool");
+    assert!(spooled.contains("\"summary\""), "{spooled}");
+    std::fs::remove_file(&spool).ok();
+
+    assert_eq!(server.cli(&["CONFIG", "SET", "requirepass", "secret"]), "OK");
+    let err = first_redis_error(&server.url(), "traffic-events", &spool).expect("an error for NOAUTH");
+    assert!(err.contains("NOAUTH") || err.contains("AUTH"), "{err}");
+    let url = format!("redis://:wrong@127.0.0.1:{}", server.port);
+    let err = first_redis_error(&url, "traffic-events", &spool).expect("an error for a wrong password");
+    assert!(err.contains("WRONGPASS") || err.contains("invalid"), "{err}");
+    std::fs::remove_file(&spool).ok();
+}

@@ -3,7 +3,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -71,7 +71,8 @@ impl Default for Settings {
 
 impl Settings {
     /// The spool's file: the `spool` property, else beside the JSON lines, else in the temp dir
-    /// named after the stream.
+    /// named after the stream and the source. One pipeline owns a spool: a second one on the
+    /// same file fails at start.
     fn spool_path(&self) -> PathBuf {
         if let Some(spool) = &self.spool {
             return spool.into();
@@ -79,13 +80,44 @@ impl Settings {
         if self.location != STDOUT {
             return format!("{}.spool", self.location).into();
         }
-        let name: String =
-            self.stream.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        std::env::temp_dir().join(format!("trafficpublish-{name}.spool"))
+        let safe = |s: &str| -> String {
+            s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+        };
+        let source = self.source.as_deref().map(|s| format!("-{}", safe(s))).unwrap_or_default();
+        std::env::temp_dir().join(format!("trafficpublish-{}{source}.spool", safe(&self.stream)))
     }
 }
 
-type Output = BufWriter<Box<dyn Write + Send>>;
+/// Per-frame lines reach the file at least this often, whole lines only.
+const FRAMES_FLUSH_PERIOD: Duration = Duration::from_secs(1);
+
+/// A JSON-lines output that only ever writes whole lines and flushes them every `period`
+/// (zero: every line), so `tail -f` follows it and a crash loses at most the line being
+/// written.
+struct Output {
+    location: String,
+    out: BufWriter<Box<dyn Write + Send>>,
+    period: Duration,
+    flushed: Instant,
+}
+
+impl Output {
+    fn write_line(&mut self, line: &impl serde::Serialize) -> io::Result<()> {
+        // One write of the whole line: the buffer then never holds, nor spills, half of one.
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::from)?;
+        bytes.push(b'\n');
+        self.out.write_all(&bytes)?;
+        if self.flushed.elapsed() >= self.period {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushed = Instant::now();
+        self.out.flush()
+    }
+}
 
 struct State {
     /// Per-frame lines (`location`), unless `frames` is off.
@@ -96,6 +128,8 @@ struct State {
     events: EventSource,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
+    /// A write failed and was posted as an error: the outputs are not written to again.
+    failed: bool,
 }
 
 impl State {
@@ -125,13 +159,29 @@ impl sender::Log for ElementLog {
 
     fn warning(&self, msg: &str) {
         match self.0.upgrade() {
-            Some(obj) => gst::warning!(CAT, obj = obj, "{msg}"),
+            Some(obj) => {
+                gst::warning!(CAT, obj = obj, "{msg}");
+                // Said on the bus too, so that an application sees it without a debug log.
+                let _ =
+                    obj.post_message(gst::message::Warning::builder(gst::ResourceError::Write, msg).src(&obj).build());
+            }
             None => gst::warning!(CAT, "{msg}"),
+        }
+    }
+
+    fn error(&self, msg: &str) {
+        match self.0.upgrade() {
+            Some(obj) => {
+                gst::error!(CAT, obj = obj, "{msg}");
+                let _ =
+                    obj.post_message(gst::message::Error::builder(gst::ResourceError::Settings, msg).src(&obj).build());
+            }
+            None => gst::error!(CAT, "{msg}"),
         }
     }
 }
 
-fn open_output(location: &str) -> Result<Output, gst::ErrorMessage> {
+fn open_output(location: &str, period: Duration) -> Result<Output, gst::ErrorMessage> {
     let sink: Box<dyn Write + Send> = if location == STDOUT {
         Box::new(io::stdout())
     } else {
@@ -139,12 +189,7 @@ fn open_output(location: &str) -> Result<Output, gst::ErrorMessage> {
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot write {}: {}", location, e]))?;
         Box::new(file)
     };
-    Ok(BufWriter::new(sink))
-}
-
-fn write_line(out: &mut Output, line: &impl serde::Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, line).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    Ok(Output { location: location.to_string(), out: BufWriter::new(sink), period, flushed: Instant::now() })
 }
 
 /// Two decimals are finer than any detector; more digits only bloat the lines.
@@ -322,7 +367,7 @@ impl ObjectImpl for TrafficPublish {
                     .build(),
                 glib::ParamSpecString::builder("spool")
                     .nick("Spool")
-                    .blurb("File holding the events not yet in Redis, in order; it survives the process and is sent first by the next run (unset: location + '.spool', or trafficpublish-<stream>.spool in the temp dir when location is stdout). One per pipeline")
+                    .blurb("File holding the events not yet in Redis, in order; it survives the process and is sent first by the next run (unset: location + '.spool', or trafficpublish-<stream>[-<source>].spool in the temp dir when location is stdout). One pipeline at a time: a second one on the same spool fails at start")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("spool-max-events")
@@ -434,29 +479,51 @@ impl TrafficPublish {
         };
         let log = Arc::new(ElementLog(self.obj().downgrade()));
         Sender::start(config, stats, log).map_err(|e| {
-            gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot open the spool {}: {}", spool.display(), e])
+            let hint = if e.kind() == io::ErrorKind::ResourceBusy {
+                "; give each pipeline its own 'spool' (or 'source', or 'location')"
+            } else {
+                ""
+            };
+            gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot open the spool {}: {}{}", spool.display(), e, hint])
         })
     }
 
-    /// Writes the events to events-location and queues them for Redis.
-    fn publish(&self, state: &mut State, events: &[Value]) -> Result<(), gst::ErrorMessage> {
+    /// Posts a write error, once: the first one says what went wrong, and the outputs are left
+    /// alone after it (so that stopping never waits on a full disk).
+    fn write_failed(&self, state: &mut State, location: &str, e: io::Error) {
+        if !state.failed {
+            state.failed = true;
+            gst::element_imp_error!(self, gst::ResourceError::Write, ["cannot write {}: {}", location, e]);
+        }
+    }
+
+    /// Writes the events to events-location and queues them for Redis (Redis gets them even
+    /// when the file cannot be written).
+    fn publish(&self, state: &mut State, events: &[Value]) -> Result<(), gst::FlowError> {
+        let mut result = Ok(());
         for event in events {
-            if let Some(out) = state.events_out.as_mut() {
-                write_line(out, event)
-                    .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot write an event line: {}", e]))?;
-            }
             if let Some(redis) = &state.redis {
                 redis.send(event.to_string());
             }
+            if state.failed {
+                result = Err(gst::FlowError::Error);
+            } else if let Some(out) = state.events_out.as_mut() {
+                if let Err(e) = out.write_line(event) {
+                    let location = out.location.clone();
+                    self.write_failed(state, &location, e);
+                    result = Err(gst::FlowError::Error);
+                }
+            }
         }
-        Ok(())
+        result
     }
 
     /// End of stream: the summary, Redis given flush-timeout to take the spool, files flushed.
-    fn finish(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
+    fn finish(&self, state: &mut State) {
         if state.wants_events() {
             let summary: Vec<Value> = state.events.summary().into_iter().collect();
-            self.publish(state, &summary)?;
+            // A failure is posted inside.
+            let _ = self.publish(state, &summary);
         }
         if let Some(redis) = &state.redis {
             let timeout = Duration::from_millis(lock(&self.settings).flush_timeout_ms.into());
@@ -469,11 +536,22 @@ impl TrafficPublish {
                 );
             }
         }
-        for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
-            out.flush()
-                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
+        self.flush_outputs(state);
+    }
+
+    fn flush_outputs(&self, state: &mut State) {
+        if state.failed {
+            return;
         }
-        Ok(())
+        let mut error = None;
+        for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
+            if let Err(e) = out.flush() {
+                error.get_or_insert((out.location.clone(), e));
+            }
+        }
+        if let Some((location, e)) = error {
+            self.write_failed(state, &location, e);
+        }
     }
 }
 
@@ -484,8 +562,8 @@ impl BaseTransformImpl for TrafficPublish {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = lock(&self.settings).clone();
-        let frames_out = if s.frames { Some(open_output(&s.location)?) } else { None };
-        let events_out = s.events_location.as_deref().map(open_output).transpose()?;
+        let frames_out = if s.frames { Some(open_output(&s.location, FRAMES_FLUSH_PERIOD)?) } else { None };
+        let events_out = s.events_location.as_deref().map(|l| open_output(l, Duration::ZERO)).transpose()?;
         let stats = Arc::new(Stats::default());
         *lock(&self.stats) = stats.clone();
         let redis = s.redis_url.as_deref().map(|url| self.start_redis(&s, url, stats)).transpose()?;
@@ -496,19 +574,19 @@ impl BaseTransformImpl for TrafficPublish {
             events: EventSource::new(s.events, s.source.clone()),
             info: None,
             frame_index: 0,
+            failed: false,
         });
         Ok(())
     }
 
+    /// Always succeeds: a pipeline must be stoppable whatever the disk does. A flush that
+    /// fails here is posted as an error (unless one was already).
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         let state = lock(&self.state).take();
         if let Some(mut state) = state {
             // Dropping the sender ends its thread once it has spooled what was queued.
             state.redis.take();
-            for out in [state.frames_out.as_mut(), state.events_out.as_mut()].into_iter().flatten() {
-                out.flush()
-                    .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["cannot flush the JSON lines: {}", e]))?;
-            }
+            self.flush_outputs(&mut state);
         }
         Ok(())
     }
@@ -525,9 +603,7 @@ impl BaseTransformImpl for TrafficPublish {
         // Lines must be on disk, and events in Redis, when the pipeline reports EOS.
         if let gst::EventView::Eos(_) = event.view() {
             if let Some(state) = lock(&self.state).as_mut() {
-                if let Err(e) = self.finish(state) {
-                    self.post_error_message(e);
-                }
+                self.finish(state);
             }
         }
         self.parent_sink_event(event)
@@ -541,19 +617,20 @@ impl BaseTransformImpl for TrafficPublish {
         let counts = traffic_meta::counts(buf);
         let frame = state.frame_index;
         state.frame_index += 1;
+        if state.failed {
+            return Err(gst::FlowError::Error);
+        }
         if let Some(out) = state.frames_out.as_mut() {
             let line = frame_json(frame, buf.pts(), size, &objects, counts.as_ref());
-            write_line(out, &line).map_err(|e| {
-                gst::element_imp_error!(self, gst::ResourceError::Write, ["cannot write a JSON line: {}", e]);
-                gst::FlowError::Error
-            })?;
+            if let Err(e) = out.write_line(&line) {
+                let location = out.location.clone();
+                self.write_failed(state, &location, e);
+                return Err(gst::FlowError::Error);
+            }
         }
         if state.wants_events() {
             let events = state.events.frame(frame, buf.pts().map(|t| t.nseconds()), &objects, counts.as_ref());
-            self.publish(state, &events).map_err(|e| {
-                self.post_error_message(e);
-                gst::FlowError::Error
-            })?;
+            self.publish(state, &events)?;
         }
         Ok(gst::FlowSuccess::Ok)
     }

@@ -149,6 +149,33 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
     })
 }
 
+/// An error reply of the server (`-ERR ...`): Redis is up and said no.
+#[derive(Debug)]
+pub struct ServerReply(pub String);
+
+impl fmt::Display for ServerReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redis: {}", self.0)
+    }
+}
+
+impl std::error::Error for ServerReply {}
+
+/// The server's error reply behind `e`, if it is one (and not a network failure).
+pub fn server_reply(e: &io::Error) -> Option<&str> {
+    e.get_ref()?.downcast_ref::<ServerReply>().map(|r| r.0.as_str())
+}
+
+/// Whether a reply says our settings are wrong, so that no retry can help: wrong or missing
+/// credentials, a stream key holding another type, a database that does not exist.
+pub fn is_configuration_reply(reply: &str) -> bool {
+    let code = reply.split_whitespace().next().unwrap_or("");
+    matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM" | "WRONGTYPE")
+        || reply.contains("AUTH")
+        || reply.contains("password")
+        || reply.contains("DB index")
+}
+
 pub struct Connection {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -192,11 +219,12 @@ impl Connection {
         }
     }
 
-    /// Sends a command and reads its reply; a server error reply is an `io::Error` too.
+    /// Sends a command and reads its reply; a server error reply is an `io::Error` too,
+    /// holding a [`ServerReply`].
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
         self.writer.write_all(&encode(args))?;
         match read_reply(&mut self.reader)? {
-            Reply::Error(e) => Err(io::Error::other(format!("Redis: {e}"))),
+            Reply::Error(e) => Err(io::Error::other(ServerReply(e))),
             reply => Ok(reply),
         }
     }

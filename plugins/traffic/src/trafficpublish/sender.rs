@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::redis::{Connection, RedisUrl};
+use super::redis::{is_configuration_reply, server_reply, Connection, RedisUrl};
 use super::spool::Spool;
 
 /// Events queued between the streaming thread and the sender. Events are a few per second; the
@@ -46,6 +46,8 @@ pub struct Stats {
 pub trait Log: Send + 'static {
     fn info(&self, msg: &str);
     fn warning(&self, msg: &str);
+    /// A fault no retry can mend (the element posts it as an error).
+    fn error(&self, msg: &str);
 }
 
 enum Message {
@@ -69,6 +71,13 @@ impl Sender {
     /// Redis need not be up: the thread connects, and reconnects, on its own.
     pub fn start(config: Config, stats: Arc<Stats>, log: Arc<dyn Log + Sync>) -> std::io::Result<Sender> {
         let spool = Spool::open(&config.spool, config.spool_max_events)?;
+        if spool.skipped() > 0 {
+            log.warning(&format!(
+                "{} had {} lines that are not JSON events (not UTF-8, or not JSON): left out, the others are sent",
+                config.spool.display(),
+                spool.skipped()
+            ));
+        }
         if spool.dropped() > 0 {
             log.warning(&format!(
                 "{} dropped {} events of an earlier run beyond spool-max-events",
@@ -94,6 +103,7 @@ impl Sender {
             next_try: Instant::now(),
             stats: stats.clone(),
             log: log.clone(),
+            refused: None,
         };
         let thread = std::thread::Builder::new().name("trafficpublish-redis".into()).spawn(move || worker.run(rx))?;
         Ok(Sender { queue: Some(queue), thread: Some(thread), stats, log })
@@ -154,6 +164,8 @@ struct Worker {
     next_try: Instant,
     stats: Arc<Stats>,
     log: Arc<dyn Log + Sync>,
+    /// The last reply by which Redis refused us, so that each refusal is said once.
+    refused: Option<String>,
 }
 
 impl Worker {
@@ -234,9 +246,10 @@ impl Worker {
                     self.log.info(&format!("connected to {}", self.config.url));
                     self.conn = Some(conn);
                     self.backoff = MIN_BACKOFF;
+                    self.refused = None;
                     self.stats.connected.store(true, Ordering::Relaxed);
                 }
-                Err(e) => self.lost(&format!("cannot connect to {}: {e}", self.config.url)),
+                Err(e) => self.failed(&format!("cannot connect to {}", self.config.url), &e),
             }
         }
         self.conn.as_mut()
@@ -251,10 +264,41 @@ impl Worker {
             }
             Err(e) => {
                 self.conn = None;
-                self.lost(&format!("XADD to {} failed: {e}", self.config.url));
+                self.failed(&format!("XADD to {} failed", self.config.url), &e);
                 false
             }
         }
+    }
+
+    /// A connection or XADD failed. Redis may be unreachable (an outage: warned once, retried),
+    /// or up and refusing: its reply is said once, as an error where no retry can help (wrong or
+    /// missing credentials, a stream key of another type, no such database), else as a warning.
+    /// Either way the events wait in the spool and retries go on, less often each time.
+    fn failed(&mut self, what: &str, e: &std::io::Error) {
+        match server_reply(e) {
+            Some(reply) => {
+                if self.refused.as_deref() != Some(reply) {
+                    let msg = format!(
+                        "{what}: Redis answered '{reply}'; events wait in {} until it accepts them",
+                        self.config.spool.display()
+                    );
+                    if is_configuration_reply(reply) {
+                        self.log.error(&msg);
+                    } else {
+                        self.log.warning(&msg);
+                    }
+                    self.refused = Some(reply.to_string());
+                }
+                self.stats.connected.store(false, Ordering::Relaxed);
+                self.retry_later();
+            }
+            None => self.lost(&format!("{what}: {e}")),
+        }
+    }
+
+    fn retry_later(&mut self) {
+        self.next_try = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
     /// Redis is unreachable: warn once per outage, retry later, less often each time.
@@ -262,7 +306,6 @@ impl Worker {
         if self.stats.connected.swap(false, Ordering::Relaxed) || self.backoff == MIN_BACKOFF {
             self.log.warning(&format!("{why}; spooling events to {} until it is back", self.config.spool.display()));
         }
-        self.next_try = Instant::now() + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.retry_later();
     }
 }
