@@ -1,6 +1,7 @@
 //! `libgsttraffic`: GStreamer elements for traffic video analytics. Each element is a thin
 //! shell: it maps the buffer, calls `traffic-vision`, and writes `traffic-meta`.
 
+mod element;
 mod linecounter;
 mod mottracker;
 mod overlay;
@@ -12,29 +13,7 @@ mod trafficsrc;
 mod video;
 mod yolodetect;
 
-/// Locks a mutex even if a panicking thread poisoned it: element state stays usable.
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The model file of a `model` property: its value, or `default` in the weights folder when empty.
-pub(crate) fn model_path(setting: &str, default: &str) -> std::path::PathBuf {
-    if setting.is_empty() {
-        traffic_vision::runtime::weight(default)
-    } else {
-        std::path::PathBuf::from(setting)
-    }
-}
-
-/// The GStreamer error for a vision-core failure at start-up (model or runtime loading).
-pub(crate) fn start_error(e: &traffic_vision::VisionError) -> gst::ErrorMessage {
-    use traffic_vision::VisionError;
-    match e {
-        VisionError::MissingFile { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]),
-        VisionError::Runtime(_) => gst::error_msg!(gst::LibraryError::Init, ["{}", e]),
-        _ => gst::error_msg!(gst::ResourceError::Settings, ["{}", e]),
-    }
-}
+pub(crate) use element::{lock, model_path, settable, start_error};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     yolodetect::register(plugin)?;

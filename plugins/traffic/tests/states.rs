@@ -163,3 +163,82 @@ fn properties_change_from_another_thread_without_waiting_for_inference() {
     assert!(get_max.as_secs_f64() * 1e3 < bound, "stats read waited {get_max:?} (inference {inference_ms} ms)");
     assert_eq!(detect.property::<f64>("conf-threshold"), if n % 2 == 0 { 0.25 } else { 0.3 });
 }
+
+/// A value of `pspec`'s type other than `current`, or None for types not tried.
+fn another_value(pspec: &gst::glib::ParamSpec, current: &gst::glib::Value) -> Option<gst::glib::Value> {
+    let t = pspec.value_type();
+    if t == String::static_type() {
+        let now = current.get::<Option<String>>().ok().flatten().unwrap_or_default();
+        return Some(format!("{now}-changed").to_value());
+    }
+    if t == bool::static_type() {
+        return Some((!current.get::<bool>().ok()?).to_value());
+    }
+    if let Some(p) = pspec.downcast_ref::<gst::glib::ParamSpecUInt>() {
+        let now = current.get::<u32>().ok()?;
+        return Some((if now == p.maximum() { p.minimum() } else { p.maximum() }).to_value());
+    }
+    if let Some(p) = pspec.downcast_ref::<gst::glib::ParamSpecUInt64>() {
+        let now = current.get::<u64>().ok()?;
+        return Some((if now == p.maximum() { p.minimum() } else { p.maximum() }).to_value());
+    }
+    if let Some(p) = pspec.downcast_ref::<gst::glib::ParamSpecInt>() {
+        let now = current.get::<i32>().ok()?;
+        return Some((if now == p.maximum() { p.minimum() } else { p.maximum() }).to_value());
+    }
+    if let Some(p) = pspec.downcast_ref::<gst::glib::ParamSpecDouble>() {
+        let now = current.get::<f64>().ok()?;
+        return Some((if now == p.maximum() { p.minimum() } else { p.maximum() }).to_value());
+    }
+    if let Some(p) = pspec.downcast_ref::<gst::glib::ParamSpecEnum>() {
+        let class = p.enum_class();
+        let now = gst::glib::EnumValue::from_value(current)?.1.value();
+        let other = class.values().iter().find(|v| v.value() != now)?;
+        return other.to_value(&class).into();
+    }
+    None
+}
+
+/// Properties documented as "changeable only in NULL or READY" are refused, with a warning,
+/// while the pipeline plays: setting them then would silently do nothing.
+#[test]
+fn ready_only_properties_are_refused_while_playing() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! yolodetect ! mottracker ! platedetect ! \
+         plateocr ! linecounter lines=l:0,0.5,1,0.5 ! trafficpublish location=/dev/null ! overlay ! fakesink",
+    )
+    .expect("launch");
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let (ok, state, _) = pipeline.state(gst::ClockTime::from_seconds(30));
+    assert!(ok.is_ok() && state == gst::State::Playing, "{ok:?} {state:?}");
+    let mut tried = 0;
+    for element in pipeline.downcast_ref::<gst::Bin>().unwrap().iterate_elements().into_iter().flatten() {
+        let factory = element.factory().map(|f| f.name().to_string()).unwrap_or_default();
+        if ["videotestsrc", "capsfilter", "fakesink"].contains(&factory.as_str()) {
+            continue;
+        }
+        for pspec in element.list_properties() {
+            let writable = pspec.flags().contains(gst::glib::ParamFlags::WRITABLE);
+            if !writable || !pspec.flags().contains(gst::PARAM_FLAG_MUTABLE_READY) {
+                continue;
+            }
+            let before = element.property_value(pspec.name());
+            let Some(other) = another_value(&pspec, &before) else { continue };
+            element.set_property_from_value(pspec.name(), &other);
+            let after = element.property_value(pspec.name());
+            assert_eq!(
+                format!("{before:?}"),
+                format!("{after:?}"),
+                "{factory} {}: set while playing, and taken",
+                pspec.name()
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 20, "only {tried} properties tried");
+    let warnings = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning])).count();
+    assert_eq!(warnings, tried, "one warning for each refused property");
+    pipeline.set_state(gst::State::Null).unwrap();
+}

@@ -341,6 +341,9 @@ impl ObjectImpl for LineCounter {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if !crate::settable(self.obj().upcast_ref(), *CAT, pspec) {
+            return;
+        }
         let mut s = lock(&self.settings);
         match pspec.name() {
             "lines" => s.lines = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),

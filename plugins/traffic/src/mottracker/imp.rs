@@ -184,6 +184,9 @@ impl ObjectImpl for MotTracker {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if !crate::settable(self.obj().upcast_ref(), *CAT, pspec) {
+            return;
+        }
         let mut s = lock(&self.settings);
         match pspec.name() {
             "algorithm" => s.algorithm = value.get().unwrap_or(s.algorithm),

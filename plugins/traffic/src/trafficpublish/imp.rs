@@ -395,6 +395,9 @@ impl ObjectImpl for TrafficPublish {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if !crate::settable(self.obj().upcast_ref(), *CAT, pspec) {
+            return;
+        }
         let mut s = lock(&self.settings);
         let text = || value.get::<Option<String>>().ok().flatten().filter(|v| !v.is_empty());
         match pspec.name() {

@@ -203,6 +203,9 @@ impl ObjectImpl for YoloDetect {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if !crate::settable(self.obj().upcast_ref(), *CAT, pspec) {
+            return;
+        }
         let mut s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
