@@ -2,7 +2,8 @@
 //!
 //! - [`FRAME_META`], structure `traffic-frame`: `detected` (bool), a detector ran on this
 //!   frame, so a tracker can tell a frame the detector skipped (`interval` > 1) from a frame
-//!   on which it found nothing.
+//!   on which it found nothing; `models` (array of str), the models that detected on it, so
+//!   a second detector with the same model can tell it would only add every object again.
 //! - [`COUNTS_META`], structure `traffic-counts`: `lines`, an array of `line` structures
 //!   (`name`, `x1 y1 x2 y2` in pixels, `in` and `out` direction names, `totals`: an array of
 //!   `total` structures `class`, `direction`, `count` (uint64)), and `crossings`, an array of
@@ -88,6 +89,31 @@ pub fn set_detected(buffer: &mut gst::BufferRef) {
 /// Whether a detector ran on this buffer.
 pub fn detected(buffer: &gst::BufferRef) -> bool {
     structure_of(buffer, FRAME_META).is_some_and(|m| m.structure().get::<bool>("detected").unwrap_or(false))
+}
+
+/// Marks the buffer as one `model` (any name that tells models apart, such as its path)
+/// detected on.
+pub fn set_detected_by(buffer: &mut gst::BufferRef, model: &str) {
+    set_detected(buffer);
+    if detected_by(buffer, model) {
+        return;
+    }
+    if let Some(mut meta) = meta_structure(buffer, FRAME_META, FRAME_STRUCTURE) {
+        let s = meta.mut_structure();
+        let mut models: Vec<gst::glib::SendValue> =
+            s.get::<gst::Array>("models").map(|a| a.to_vec()).unwrap_or_default();
+        models.push(model.to_send_value());
+        s.set("models", gst::Array::from_values(models));
+    }
+}
+
+/// Whether `model` detected on this buffer already.
+pub fn detected_by(buffer: &gst::BufferRef, model: &str) -> bool {
+    structure_of(buffer, FRAME_META).is_some_and(|m| {
+        m.structure()
+            .get::<gst::Array>("models")
+            .is_ok_and(|a| a.iter().any(|v| v.get::<&str>().is_ok_and(|name| name == model)))
+    })
 }
 
 /// Running total of one class in one direction over one line.
@@ -370,6 +396,12 @@ mod tests {
         set_detected(buffer.get_mut().unwrap());
         assert!(detected(&buffer));
         assert!(detected(&buffer.copy()));
+        assert!(!detected_by(&buffer, "a.onnx"));
+        set_detected_by(buffer.get_mut().unwrap(), "a.onnx");
+        set_detected_by(buffer.get_mut().unwrap(), "b.onnx");
+        set_detected_by(buffer.get_mut().unwrap(), "a.onnx");
+        let copy = buffer.copy();
+        assert!(detected_by(&copy, "a.onnx") && detected_by(&copy, "b.onnx") && !detected_by(&copy, "c.onnx"));
         assert_eq!(buffer.iter_meta::<gst::Meta>().count(), 1, "set twice, attached once");
     }
 

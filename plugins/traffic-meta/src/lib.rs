@@ -20,8 +20,8 @@ pub mod frame;
 pub mod messages;
 pub use events::{is_plate_read, plate_read_event, read_plate_read, PlateRead, PLATE_READ_EVENT};
 pub use frame::{
-    counts, counts_structure, detected, read_counts, set_counts, set_detected, ClassTotal, Counts, Crossing,
-    LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
+    counts, counts_structure, detected, detected_by, read_counts, set_counts, set_detected, set_detected_by,
+    ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
 };
 pub use messages::{
     crossing_structure, read_crossing, read_summary, read_zone, summary_structure, zone_structure, CrossingMessage,

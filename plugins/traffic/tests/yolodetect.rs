@@ -146,3 +146,23 @@ fn unknown_class_lists_the_model_classes() {
     let err = start_error("videotestsrc num-buffers=1 ! yolodetect classes=car,tank ! fakesink");
     assert!(err.contains("tank") && err.contains("person,bicycle,car"), "{err}");
 }
+
+/// Two yolodetect with one model in a row would report every vehicle twice, and every count
+/// would double: the second sees the first's mark on the frame and adds nothing, with a
+/// warning. Another model still adds its own objects.
+#[test]
+fn a_second_detector_with_the_same_model_adds_nothing() {
+    let once = detect_bus_jpg("jpegdec ! yolodetect classes=all");
+    assert!(once.len() >= 5, "{once:#?}");
+    init();
+    let mut h = Harness::new_parse("jpegdec ! yolodetect classes=all ! yolodetect classes=all");
+    let (caps, buffer) = jpeg_buffer("bus.jpg");
+    h.set_src_caps(caps);
+    h.play();
+    let out = h.push_and_pull(buffer).expect("a frame out");
+    assert_eq!(objects_of(&h, &out).len(), once.len());
+    let world = weight("yolov8s-worldv2.onnx");
+    let both =
+        detect_bus_jpg(&format!("jpegdec ! yolodetect classes=all ! yolodetect model={} classes=all", world.display()));
+    assert!(both.len() > once.len(), "another model adds its own: {} vs {}", both.len(), once.len());
+}

@@ -104,8 +104,12 @@ impl Stats {
 
 struct State {
     detector: YoloDetector,
+    /// The model file, as frames record who detected on them.
+    model: String,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
+    /// Frames skipped because this model had detected on them upstream already.
+    repeated: u64,
 }
 
 #[derive(Default)]
@@ -282,9 +286,11 @@ impl BaseTransformImpl for YoloDetect {
         let settings = lock(&self.settings).clone();
         let config = settings.detector_config().map_err(|e| start_error(&e))?;
         gst::info!(CAT, imp = self, "loading {}", config.model.display());
+        let model = std::fs::canonicalize(&config.model).unwrap_or_else(|_| config.model.clone());
+        let model = model.to_string_lossy().into_owned();
         let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
         gst::info!(CAT, imp = self, "model ready: {:?}, {} classes", detector.layout(), detector.names().len());
-        *lock(&self.state) = Some(State { detector, info: None, frame_index: 0 });
+        *lock(&self.state) = Some(State { detector, model, info: None, frame_index: 0, repeated: 0 });
         *lock(&self.stats) = Stats::default();
         Ok(())
     }
@@ -316,10 +322,26 @@ impl BaseTransformImpl for YoloDetect {
         if index % interval != 0 {
             return Ok(gst::FlowSuccess::Ok);
         }
+        // The same model upstream (two yolodetect in a row) would add every vehicle again and
+        // every count would double.
+        if traffic_meta::detected_by(buf, &state.model) {
+            if state.repeated == 0 {
+                let msg = format!(
+                    "{} already detected on these frames upstream: this yolodetect adds nothing (remove one of them)",
+                    state.model
+                );
+                gst::warning!(CAT, imp = self, "{msg}");
+                let obj = self.obj();
+                let _ = obj
+                    .post_message(gst::message::Warning::builder(gst::CoreError::Negotiation, &msg).src(&*obj).build());
+            }
+            state.repeated += 1;
+            return Ok(gst::FlowSuccess::Ok);
+        }
         state.detector.set_thresholds(conf, iou);
         let detections = video::read_frame(self, buf, &info, "detection", |frame| state.detector.detect(frame))?;
         let size = video::frame_size(&info);
-        traffic_meta::set_detected(buf);
+        traffic_meta::set_detected_by(buf, &state.model);
         for d in &detections {
             let label =
                 state.detector.names().get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
