@@ -230,3 +230,26 @@ fn a_new_frame_size_moves_the_lines_of_the_config_read_at_start() {
     assert_eq!(counts.lines[0].start, (0.0, 360.0));
     assert_eq!(total(&counts, "car", "in"), 2, "track 7 before the change, track 8 after");
 }
+
+/// Dwell is running time: a car parked through a concat of two 2 s files (the second starts
+/// its timestamps at 0 again, in a segment whose base is 2 s) has been inside about 4 s.
+#[test]
+fn zone_dwell_goes_on_across_a_new_segment() {
+    let mut h = harness("zones=lot:0,0.5,1,0.5,1,1,0,1 min-frames=1");
+    let mut last = None;
+    for part in 0..2u64 {
+        if part == 1 {
+            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+            segment.set_base(gst::ClockTime::from_seconds(2));
+            assert!(h.push_event(gst::event::Segment::new(&segment)));
+        }
+        for i in 0..50 {
+            let out = h.push_and_pull(at(frame(5, "car", 250.0, false), i)).unwrap();
+            last = traffic_meta::counts(&out).unwrap().zones.first().cloned();
+        }
+    }
+    let zone = last.expect("the zone");
+    assert_eq!(zone.occupants.len(), 1);
+    let dwell = zone.occupants[0].dwell;
+    assert!((dwell - 99.0 / 25.0).abs() < 0.05, "dwell {dwell} s, parked ~3.96 s");
+}

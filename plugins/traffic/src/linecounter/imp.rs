@@ -488,8 +488,16 @@ impl BaseTransformImpl for LineCounter {
             objects.iter().filter(|o| o.track.as_ref().is_some_and(|t| !t.predicted)).filter_map(observation).collect();
         let events = state.counter.update(&observations);
         let fps = state.info.fps();
-        state.now = match buf.pts() {
-            Some(pts) => pts.nseconds() as f64 / 1e9,
+        let pts = buf.pts();
+        let running_time = self
+            .obj()
+            .segment()
+            .downcast_ref::<gst::ClockTime>()
+            .and_then(|seg| pts.and_then(|p| seg.to_running_time(p)));
+        // Dwell is measured in running time, as crossings are: after a concat or a new segment
+        // the timestamps start over, running time goes on.
+        state.now = match running_time.or(pts) {
+            Some(t) => t.nseconds() as f64 / 1e9,
             None if fps.numer() > 0 => frame as f64 * fps.denom() as f64 / fps.numer() as f64,
             None => frame as f64,
         };
@@ -509,12 +517,6 @@ impl BaseTransformImpl for LineCounter {
             })
             .collect();
         let counts = counts_of(&state.counter, crossings, zones_of(&state.zones, state.now), zone_events);
-        let pts = buf.pts();
-        let running_time = self
-            .obj()
-            .segment()
-            .downcast_ref::<gst::ClockTime>()
-            .and_then(|seg| pts.and_then(|p| seg.to_running_time(p)));
         drop(guard);
         for c in &counts.crossings {
             gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
