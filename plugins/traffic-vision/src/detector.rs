@@ -32,6 +32,13 @@ impl ClassFilter {
         let ClassFilter::Only(wanted) = self else {
             return Ok(vec![true; names.len()]);
         };
+        if wanted.is_empty() {
+            // `,,,` would detect nothing at all, silently.
+            return Err(VisionError::Config(format!(
+                "the class list names no class: give names or indices ({}) or 'all'",
+                names.join(",")
+            )));
+        }
         let mut mask = vec![false; names.len()];
         for w in wanted {
             let index =
@@ -385,5 +392,7 @@ mod tests {
         assert_eq!(ClassFilter::parse("all").mask(&names).unwrap(), [true, true, true]);
         let err = ClassFilter::parse("tank").mask(&names).unwrap_err().to_string();
         assert!(err.contains("tank") && err.contains("person,bicycle,car"), "{err}");
+        let err = ClassFilter::parse(",, ,").mask(&names).unwrap_err().to_string();
+        assert!(err.contains("names no class"), "{err}");
     }
 }

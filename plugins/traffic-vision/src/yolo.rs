@@ -32,7 +32,14 @@ impl OutputLayout {
             }
         };
         let nc = known_classes.map(|n| n as i64);
-        let layout = if a < b && a > 4 {
+        // Channels first when the model's class count says so, or (unknown) when there are
+        // fewer channels than boxes; a tiny input (32 px: 21 boxes) has more channels than boxes.
+        let channels_first = match nc {
+            Some(n) if a == 4 + n || a == 4 + n + SEG_MASK_COEFFICIENTS => true,
+            Some(n) if b == 4 + n => false,
+            _ => a < b,
+        };
+        let layout = if channels_first && a > 4 {
             // Channels first: only YOLOv8/11 does that. Segmentation exports append 32 mask
             // coefficients after the class scores; the boxes do not need them.
             let classes = match nc {
@@ -185,6 +192,11 @@ mod tests {
         assert_eq!(
             OutputLayout::from_shape(&[1, 37, 8400], Some(1)).unwrap(),
             OutputLayout::V8 { classes: 1, transposed: false }
+        );
+        // A 32 px input has 21 boxes, fewer than its 84 channels.
+        assert_eq!(
+            OutputLayout::from_shape(&[1, 84, 21], Some(80)).unwrap(),
+            OutputLayout::V8 { classes: 80, transposed: false }
         );
         assert!(OutputLayout::from_shape(&[2, 84, 8400], None).is_err());
         assert!(OutputLayout::from_shape(&[1, 1000], None).is_err());

@@ -612,3 +612,13 @@ fn eos_before_any_frame_still_summarises() {
     assert_eq!(text.lines().count(), 0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every value the properties advertise works or fails at start with the reason: a class list
+/// naming no class would detect nothing, silently; the smallest input size runs.
+#[test]
+fn detector_settings_at_their_limits() {
+    let (err, _) = failure("videotestsrc num-buffers=1 ! yolodetect classes=,,, ! fakesink");
+    assert!(err.contains("names no class"), "{err}");
+    init();
+    run_to_eos("videotestsrc num-buffers=2 ! yolodetect input-size=32 ! fakesink").expect("input-size 32 runs");
+}
