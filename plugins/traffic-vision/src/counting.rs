@@ -54,12 +54,44 @@ pub struct LineSpec {
 }
 
 impl LineSpec {
-    /// Parses `name:x1,y1,x2,y2[:in/out]`: coordinates all within 0..=1 are fractions of the
-    /// frame, otherwise pixels; the optional direction names default to `in` and `out`.
+    /// A line from its parts: coordinates all within 0..=1 are fractions of the frame,
+    /// otherwise pixels. The name may hold neither `;` nor `:` (the `lines` syntax's
+    /// separators); the two direction names must differ.
+    pub fn new(name: &str, [x1, y1, x2, y2]: [f64; 4], in_name: &str, out_name: &str) -> Result<Self, VisionError> {
+        let bad = |why: &str| VisionError::Config(format!("line '{name}': {why}"));
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(bad("no name"));
+        }
+        if name.contains([';', ':']) {
+            return Err(bad("a name may not contain ';' or ':'"));
+        }
+        let coords = [x1, y1, x2, y2];
+        if coords.iter().any(|c| !c.is_finite() || *c < 0.0) {
+            return Err(bad("coordinates must be finite and not negative"));
+        }
+        let (in_name, out_name) = (in_name.trim(), out_name.trim());
+        if in_name.is_empty() || out_name.is_empty() || in_name == out_name {
+            return Err(bad("two different direction names needed"));
+        }
+        if (x1, y1) == (x2, y2) {
+            return Err(bad("the two end points are the same"));
+        }
+        Ok(LineSpec {
+            name: name.to_string(),
+            start: (x1, y1),
+            end: (x2, y2),
+            fractional: coords.iter().all(|c| *c <= 1.0),
+            in_name: in_name.to_string(),
+            out_name: out_name.to_string(),
+        })
+    }
+
+    /// Parses `name:x1,y1,x2,y2[:in/out]`; the direction names default to `in` and `out`.
     pub fn parse(spec: &str) -> Result<Self, VisionError> {
         let bad = |why: &str| VisionError::Config(format!("line '{spec}': {why} (expected name:x1,y1,x2,y2[:in/out])"));
         let mut parts = spec.trim().split(':');
-        let name = parts.next().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("no name"))?;
+        let name = parts.next().unwrap_or_default();
         let coords: Vec<f64> = parts
             .next()
             .ok_or_else(|| bad("no coordinates"))?
@@ -70,34 +102,15 @@ impl LineSpec {
         let [x1, y1, x2, y2] = coords[..] else {
             return Err(bad("four coordinates needed"));
         };
-        if coords.iter().any(|c| !c.is_finite() || *c < 0.0) {
-            return Err(bad("coordinates must be finite and not negative"));
-        }
         let (in_name, out_name) = match parts.next() {
-            None => ("in".to_string(), "out".to_string()),
-            Some(dirs) => {
-                let (a, b) = dirs.split_once('/').ok_or_else(|| bad("directions must read in/out"))?;
-                let (a, b) = (a.trim(), b.trim());
-                if a.is_empty() || b.is_empty() || a == b {
-                    return Err(bad("two different direction names needed"));
-                }
-                (a.to_string(), b.to_string())
-            }
+            None => ("in", "out"),
+            Some(dirs) => dirs.split_once('/').ok_or_else(|| bad("directions must read in/out"))?,
         };
         if parts.next().is_some() {
             return Err(bad("too many ':'"));
         }
-        if (x1, y1) == (x2, y2) {
-            return Err(bad("the two end points are the same"));
-        }
-        Ok(LineSpec {
-            name: name.to_string(),
-            start: (x1, y1),
-            end: (x2, y2),
-            fractional: coords.iter().all(|c| *c <= 1.0),
-            in_name,
-            out_name,
-        })
+        LineSpec::new(name, [x1, y1, x2, y2], in_name, out_name)
+            .map_err(|e| bad(e.to_string().split_once(": ").map_or("", |(_, why)| why)))
     }
 
     /// Parses `;`-separated lines; names must be unique.

@@ -64,20 +64,19 @@ pub struct CounterConfig {
 pub fn load(path: &str) -> Result<CounterConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let file: File = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-    // One syntax for lines, whether from the property or a file: build the spec string.
-    let specs: Vec<String> = file
+    // Parts, not a spec string: a direction name from a file may hold any character.
+    let lines: Vec<LineSpec> = file
         .line
         .iter()
         .map(|l| {
-            let [x1, y1, x2, y2] = l.points;
-            let dirs = match (&l.in_name, &l.out_name) {
-                (None, None) => String::new(),
-                (i, o) => format!(":{}/{}", i.as_deref().unwrap_or("in"), o.as_deref().unwrap_or("out")),
-            };
-            format!("{}:{x1},{y1},{x2},{y2}{dirs}", l.name)
+            let (i, o) = (l.in_name.as_deref().unwrap_or("in"), l.out_name.as_deref().unwrap_or("out"));
+            LineSpec::new(&l.name, l.points, i, o)
         })
-        .collect();
-    let lines = LineSpec::parse_list(&specs.join(";")).map_err(|e| format!("{path}: {e}"))?;
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{path}: {e}"))?;
+    if let Some(name) = first_repeated(lines.iter().map(|l| l.name.as_str())) {
+        return Err(format!("{path}: line name '{name}' is used twice"));
+    }
     let zones: Vec<ZoneSpec> = file
         .zone
         .iter()
@@ -121,6 +120,12 @@ mod tests {
         assert!(!c.lines[1].fractional);
         assert!(load_text("lines", "[[line]]\nname = \"x\"\npoints = [1, 2]\n").unwrap_err().contains("lines-"));
         assert!(load("/nonexistent/lines.toml").unwrap_err().contains("/nonexistent/lines.toml"));
+        // Direction names from a file may hold '/'; a line name may not hold the separators.
+        let c = load_text("lines", "[[line]]\nname = \"ramp\"\npoints = [0, 0.5, 1, 0.5]\nin = \"A/B\"\nout = \"C\"\n")
+            .unwrap();
+        assert_eq!((c.lines[0].in_name.as_str(), c.lines[0].out_name.as_str()), ("A/B", "C"));
+        let err = load_text("lines", "[[line]]\nname = \"a;b\"\npoints = [0, 0.5, 1, 0.5]\n").unwrap_err();
+        assert!(err.contains("may not contain"), "{err}");
     }
 
     #[test]
