@@ -121,3 +121,50 @@ fn trafficpublish_is_documented() {
     assert!(inspect.status.success());
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("  location "));
 }
+
+/// A run killed with SIGKILL mid-video keeps every event it had written, each a whole line,
+/// and its frame lines up to the last second: what `tail -f` showed is what is on disk.
+#[test]
+fn a_killed_run_keeps_its_events_and_frames() {
+    let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
+    let dir = std::env::temp_dir().join(format!("killed-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (frames, events) = (dir.join("frames.jsonl"), dir.join("events.jsonl"));
+    let mut run = gst_command("gst-launch-1.0")
+        .args(["-q", "filesrc", &format!("location={}", video.display()), "!", "decodebin", "!"])
+        .args(["yolodetect", "interval=2", "!", "mottracker", "!", "linecounter", "lines=street:0,0.6,1,0.6:down/up"])
+        .args(["!", "trafficpublish", &format!("location={}", frames.display())])
+        .args([&format!("events-location={}", events.display()), "!", "fakesink", "sync=false"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("gst-launch-1.0");
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Two crossings seen in the file while the video plays.
+    let seen = loop {
+        let text = read(&events);
+        let crossings = text.lines().filter(|l| l.contains("\"crossing\"")).count();
+        if crossings >= 2 {
+            break text.lines().count();
+        }
+        assert!(run.try_wait().unwrap().is_none(), "the run ended before two crossings: {text}");
+        assert!(std::time::Instant::now() < deadline, "no two crossings in 120 s: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let text = read(&events);
+    assert!(text.ends_with('\n'), "a torn event line: {text:?}");
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("a whole event")).collect();
+    assert!(lines.len() >= seen, "{} event lines after the kill, {seen} seen before", lines.len());
+    assert!(lines.iter().all(|e| e["type"] != "summary"), "killed: no summary");
+    let frames_text = read(&frames);
+    let frame_lines: Vec<&str> = frames_text.lines().collect();
+    assert!(frame_lines.len() > 24, "frame lines of the run so far: {}", frame_lines.len());
+    for l in &frame_lines {
+        serde_json::from_str::<serde_json::Value>(l).expect("whole frame lines");
+    }
+    assert!(frames_text.ends_with('\n'), "a torn frame line");
+    std::fs::remove_dir_all(&dir).ok();
+}
