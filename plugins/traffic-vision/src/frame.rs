@@ -146,8 +146,7 @@ impl<'a> Frame<'a> {
     /// frames are cropped at even offsets (their chroma is subsampled by two), so the view's
     /// top-left corner may be one pixel up/left of the one asked for: it is returned with the view.
     pub fn crop(&self, x: usize, y: usize, w: usize, h: usize) -> Result<(Frame<'a>, usize, usize), VisionError> {
-        let yuv = self.format.packed_layout().is_none();
-        let (x, y) = if yuv { (x & !1, y & !1) } else { (x, y) };
+        let (x, y) = self.crop_corner(x, y);
         if x >= self.width || y >= self.height {
             return Err(VisionError::Frame(format!(
                 "crop at {x},{y} is outside the {}x{} frame",
@@ -176,6 +175,16 @@ impl<'a> Frame<'a> {
             }
         };
         Ok((view, x, y))
+    }
+
+    /// Where [`Frame::crop`] puts the corner of a crop asked at `x, y`: even coordinates on YUV
+    /// frames, whose chroma is subsampled by two.
+    pub fn crop_corner(&self, x: usize, y: usize) -> (usize, usize) {
+        if self.format.packed_layout().is_none() {
+            (x & !1, y & !1)
+        } else {
+            (x, y)
+        }
     }
 
     /// A tightly packed RGB frame, handy for tests and still images.

@@ -510,10 +510,14 @@ fn crop_extent(bbox: &PixelBox) -> [usize; 4] {
 }
 
 /// A vehicle box as a crop rectangle `x, y, w, h` inside the frame; `None` when degenerate.
+/// On YUV frames the corner moves to even coordinates, where `Frame::crop` cuts them (their
+/// chroma is subsampled by two), and the size grows to still reach the box's far edges: the
+/// rectangle is the crop the mosaic plan gets, pixel for pixel.
 fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
     let [x1, y1, w, h] = crop_extent(bbox);
     let x2 = (x1 + w).min(frame.width);
     let y2 = (y1 + h).min(frame.height);
+    let (x1, y1) = frame.crop_corner(x1, y1);
     (x2 > x1 + 1 && y2 > y1 + 1 && x1 < frame.width && y1 < frame.height).then_some([x1, y1, x2 - x1, y2 - y1])
 }
 
@@ -572,4 +576,37 @@ fn vehicle_around(plate: &traffic_vision::Detection, vehicles: &[Vehicle]) -> i3
         .filter(|v| cx >= v.bbox.x1 && cx <= v.bbox.x2 && cy >= v.bbox.y1 && cy <= v.bbox.y2)
         .min_by(|a, b| (a.bbox.width() * a.bbox.height()).total_cmp(&(b.bbox.width() * b.bbox.height())))
         .map_or(NO_PARENT, |v| v.roi_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traffic_vision::frame::YuvToRgb;
+    use traffic_vision::{PixelFormat, YuvMatrix};
+
+    /// The rectangle the mosaic plan sizes is the crop it gets, and it covers the whole box,
+    /// at odd offsets on YUV frames too.
+    #[test]
+    fn crop_rectangles_are_the_crops_and_cover_the_box() {
+        let (w, h) = (64usize, 48usize);
+        let luma = vec![0u8; w * h];
+        let chroma = vec![128u8; w / 2 * h / 2];
+        let yuv = YuvToRgb::new(YuvMatrix::Bt601, false);
+        let i420 = Frame::new(PixelFormat::I420, w, h, &[&luma, &chroma, &chroma], &[w, w / 2, w / 2], yuv).unwrap();
+        let rgb_data = vec![0u8; w * h * 3];
+        let rgb = Frame::rgb(&rgb_data, w, h).unwrap();
+        for frame in [&i420, &rgb] {
+            for bbox in [
+                PixelBox { x1: 3.2, y1: 5.7, x2: 20.1, y2: 31.0 },
+                PixelBox { x1: 10.0, y1: 4.0, x2: 30.0, y2: 20.0 },
+                PixelBox { x1: 41.5, y1: 27.5, x2: 64.0, y2: 48.0 },
+            ] {
+                let [x, y, cw, ch] = crop_rect(&bbox, frame).expect("a crop");
+                let (crop, cx, cy) = frame.crop(x, y, cw, ch).unwrap();
+                assert_eq!((cx, cy, crop.width, crop.height), (x, y, cw, ch), "{:?} {bbox:?}", frame.format);
+                assert!(cx as f64 <= bbox.x1 && cy as f64 <= bbox.y1, "{bbox:?}");
+                assert!((cx + cw) as f64 >= bbox.x2.min(w as f64) && (cy + ch) as f64 >= bbox.y2.min(h as f64));
+            }
+        }
+    }
 }
