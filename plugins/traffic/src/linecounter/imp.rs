@@ -12,25 +12,13 @@ use traffic_vision::zones::{self, Zone, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTE
 use traffic_vision::BBox;
 
 use super::config;
+use super::AnchorChoice;
 use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("linecounter", gst::DebugColorFlags::empty(), Some("Line crossing counter"))
 });
-
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstLineCounterAnchor")]
-pub enum AnchorChoice {
-    #[default]
-    #[enum_value(name = "Bottom centre of the box (where the vehicle meets the road)", nick = "bottom-center")]
-    BottomCenter,
-    #[enum_value(name = "Centre of the box", nick = "center")]
-    Center,
-    #[enum_value(name = "Top centre of the box", nick = "top-center")]
-    TopCenter,
-}
 
 impl AnchorChoice {
     fn anchor(self) -> Anchor {

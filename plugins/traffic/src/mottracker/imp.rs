@@ -9,23 +9,13 @@ use traffic_meta::{Detection as MetaDetection, FrameSize, Track, NO_PARENT};
 use traffic_vision::tracker::{TrackedObject, Tracker, TrackerConfig};
 use traffic_vision::Detection;
 
+use super::AlgorithmChoice;
 use crate::lock;
 use crate::video;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("mottracker", gst::DebugColorFlags::empty(), Some("Multi-object tracker"))
 });
-
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstMotTrackerAlgorithm")]
-pub enum AlgorithmChoice {
-    #[default]
-    #[enum_value(name = "ByteTrack: high- then low-confidence IoU association", nick = "bytetrack")]
-    ByteTrack,
-    #[enum_value(name = "OC-SORT: observation-centric re-update, momentum and recovery", nick = "ocsort")]
-    OcSort,
-}
 
 /// -1 in a threshold property: the chosen algorithm's own default.
 const ALGORITHM_DEFAULT: f64 = -1.0;

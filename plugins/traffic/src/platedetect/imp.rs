@@ -11,6 +11,7 @@ use traffic_vision::plate_mosaic::{self, Mosaic};
 use traffic_vision::plate_schedule::{self, SearchSchedule};
 use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, VisionError, YoloDetector};
 
+use super::Mode;
 use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -20,22 +21,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_MODEL: &str = "platedet.onnx";
 /// Tracks unseen for this many frames are forgotten.
 const FORGET_AFTER: u64 = 600;
-
-#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstPlateDetectMode")]
-pub enum Mode {
-    #[default]
-    #[enum_value(name = "Search inside each vehicle box of a useful size", nick = "vehicles")]
-    Vehicles,
-    #[enum_value(name = "Search the whole frame (no vehicle detector upstream)", nick = "frame")]
-    Frame,
-    #[enum_value(
-        name = "Inside vehicle boxes; the whole frame when there is no vehicle or no searched vehicle showed a plate",
-        nick = "auto"
-    )]
-    Auto,
-}
 
 #[derive(Clone, Debug)]
 struct Settings {

@@ -11,6 +11,7 @@ use traffic_vision::ocr::{MaskMode, OcrConfig, TextRecognizer, DEFAULT_CHARSET};
 use traffic_vision::plate_vote::PlateVote;
 use traffic_vision::Frame;
 
+use super::CharsetMode;
 use crate::{lock, start_error, stats, video};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -21,22 +22,6 @@ const DEFAULT_MODEL: &str = "PP-OCRv6_rec_small.onnx";
 const DEFAULT_CHARSET_SPEC: &str = "A-Z0-9";
 /// Tracks unseen for this many frames are forgotten.
 const FORGET_AFTER: u64 = 600;
-
-#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstPlateOcrCharsetMode")]
-pub enum CharsetMode {
-    #[enum_value(name = "Per timestep, the best of blank and the charset's characters", nick = "best-allowed")]
-    BestAllowed,
-    /// Reads better on the openalpr benchmark (exact 0.597 vs 0.535 with PP-OCRv6): a symbol
-    /// outside the charset (a badge, a separator) is dropped rather than forced into a letter.
-    #[default]
-    #[enum_value(
-        name = "Per timestep, the best of every class; characters outside the charset are dropped",
-        nick = "argmax-drop"
-    )]
-    ArgmaxDrop,
-}
 
 #[derive(Clone, Debug)]
 struct Settings {

@@ -29,5 +29,7 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Documented with the plugin, as gst-plugins-rs does for the types of its properties.
+    EventKinds::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "trafficpublish", gst::Rank::NONE, TrafficPublish::static_type())
 }
