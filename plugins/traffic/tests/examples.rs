@@ -7,30 +7,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
 const LINES: &str = "street:0,0.6,1,0.6:down/up";
-
-/// A folder holding only the `libgsttraffic.so` built with this test, for GST_PLUGIN_PATH.
-/// cargo builds it in `deps/` beside this test; the copy in the profile folder may be another
-/// build's (several cargo commands share target/), and `deps/` has every other library too.
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let built = exe.with_file_name("libgsttraffic.so");
-    assert!(built.is_file(), "{} missing: cargo builds it with the tests", built.display());
-    let dir = std::env::temp_dir().join(format!(
-        "gsttraffic-plugin-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).expect("plugin folder");
-    std::fs::copy(&built, dir.join("libgsttraffic.so")).expect("copy the plugin");
-    dir
-}
 
 fn uri(path: &Path) -> String {
     let path = path.canonicalize().expect("input path");

@@ -71,12 +71,6 @@ fn residential_video_interval_3_keeps_track_ids() {
     assert!(predicted > 0);
 }
 
-fn plugin_dir() -> std::path::PathBuf {
-    // The test binary lives in target/<profile>/deps; the plugin in target/<profile>.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf()
-}
-
 fn gst_command(tool: &str) -> Command {
     let mut cmd = Command::new(tool);
     cmd.env("GST_PLUGIN_PATH", plugin_dir())
