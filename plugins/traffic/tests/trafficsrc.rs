@@ -347,3 +347,250 @@ fn restream_serves_the_annotated_video() {
     let best = (200..222).map(yellow_share).fold(0.0, f64::max);
     assert!(best > 0.5, "the counting line is drawn on the restreamed video ({best:.2} of a row yellow)");
 }
+
+/// The bin of a live trafficsrc holds only its tail (videoconvert, queue): no decoder.
+fn no_decoder(src: &gst::Element) -> bool {
+    src.downcast_ref::<gst::Bin>().is_some_and(|b| b.children().len() == 2)
+}
+
+#[test]
+fn an_unreachable_camera_plays_and_ends_on_eos_at_once() {
+    init();
+    let uri = format!("rtsp://127.0.0.1:{}/x", free_port());
+    // A long backoff: between two attempts the source has no decoder for two seconds.
+    let pipeline = gst::parse::launch(&format!("trafficsrc name=src uri={uri} retry-initial-ms=2000 ! fakesink"))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let src = pipeline.by_name("src").unwrap();
+    let bus = pipeline.bus().unwrap();
+
+    // A live source does not preroll: PAUSED at once, and PLAYING without a frame. The sink's
+    // own preroll (on the source's gap) may still be under way when set_state returns: ASYNC
+    // is not blocking either.
+    let started = Instant::now();
+    assert_eq!(pipeline.set_state(gst::State::Paused), Ok(gst::StateChangeSuccess::NoPreroll));
+    let playing = pipeline.set_state(gst::State::Playing).expect("to PLAYING without a camera");
+    assert!(started.elapsed() < Duration::from_secs(2), "set_state took {:?}", started.elapsed());
+    eprintln!("set_state(Playing): {playing:?}");
+    let (reached, state, pending) = pipeline.state(gst::ClockTime::from_seconds(5));
+    assert_eq!(
+        (reached, state, pending),
+        (Ok(gst::StateChangeSuccess::Success), gst::State::Playing, gst::State::VoidPending)
+    );
+
+    // The first attempt fails; the source waits for the next one with no decoder at all.
+    wait_on_bus(&bus, Duration::from_secs(5), "a reconnecting message", |m| {
+        source_state(m).as_deref() == Some("reconnecting")
+    });
+    wait_on_bus(&bus, Duration::from_secs(1), "the failed decoder taken down", |_| no_decoder(&src));
+
+    // End as an application does (and gst-launch -e on Ctrl-C): EOS on the bus at once.
+    let sent = Instant::now();
+    assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
+    wait_on_bus(&bus, Duration::from_secs(5), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    eprintln!("EOS on the bus {} ms after it was sent", sent.elapsed().as_millis());
+    assert!(no_decoder(&src), "the EOS came while reconnecting");
+
+    let stopping = Instant::now();
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped in {:?}", stopping.elapsed());
+}
+
+#[test]
+fn stopping_a_source_that_never_connected_is_quick() {
+    init();
+    let uri = format!("rtsp://127.0.0.1:{}/x", free_port());
+    let pipeline =
+        gst::parse::launch(&format!("trafficsrc name=src uri={uri} retry-initial-ms=100 retry-max-ms=400 ! fakesink"))
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+    let bus = pipeline.bus().unwrap();
+    let src = pipeline.by_name("src").unwrap();
+    // Stopped in every phase of the retries: connecting (a decoder attached), waiting (none).
+    for round in 0..6 {
+        pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+        let mut attempts = 0;
+        wait_on_bus(&bus, Duration::from_secs(10), "reconnect attempts", |m| {
+            attempts += u32::from(source_state(m).as_deref() == Some("reconnecting"));
+            attempts > round % 3
+        });
+        if round % 2 == 1 {
+            wait_on_bus(&bus, Duration::from_secs(1), "no decoder", |_| no_decoder(&src));
+        }
+        let stopping = Instant::now();
+        pipeline.set_state(gst::State::Null).expect("to NULL");
+        assert!(stopping.elapsed() < Duration::from_secs(5), "round {round}: stopped in {:?}", stopping.elapsed());
+        assert!(no_decoder(&src), "every decoder taken down");
+        assert_eq!(src.property::<gst::Structure>("stats").get::<String>("state").unwrap(), "idle");
+    }
+}
+
+#[test]
+fn a_camera_that_never_answers_ends_on_eos_and_stops_at_once() {
+    init();
+    // Accepts the connection (the kernel does) and never says a word: the decoder stays
+    // attached, waiting for the server's answer.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let uri = format!("rtsp://127.0.0.1:{}/x", silent.local_addr().unwrap().port());
+    for end_with_eos in [true, false] {
+        let pipeline = gst::parse::launch(&format!("trafficsrc name=src uri={uri} ! fakesink"))
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let src = pipeline.by_name("src").unwrap();
+        let bus = pipeline.bus().unwrap();
+        pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+        std::thread::sleep(Duration::from_secs(1));
+        let stats = src.property::<gst::Structure>("stats");
+        assert_eq!(stats.get::<String>("state").unwrap(), "connecting", "{stats}");
+        assert!(!no_decoder(&src), "a decoder is attached");
+        if end_with_eos {
+            let sent = Instant::now();
+            assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
+            wait_on_bus(&bus, Duration::from_secs(5), "EOS", |m| {
+                matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_)))
+            });
+            eprintln!("EOS on the bus {} ms after it was sent", sent.elapsed().as_millis());
+        }
+        let stopping = Instant::now();
+        pipeline.set_state(gst::State::Null).expect("to NULL");
+        assert!(stopping.elapsed() < Duration::from_secs(5), "stopped in {:?}", stopping.elapsed());
+        assert!(no_decoder(&src), "every decoder taken down");
+    }
+}
+
+#[test]
+fn a_source_found_live_only_at_paused_plays_pauses_resumes_and_ends() {
+    init();
+    // testsrcbin (gstreamer1.0-plugins-bad): live, though no scheme says so.
+    let pipeline = gst::parse::launch(r#"trafficsrc name=src uri="testbin://video,is-live=true" ! fakesink name=sink"#)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let seen = watch(&pipeline.by_name("sink").unwrap().static_pad("sink").unwrap());
+    let frames = || seen.lock().unwrap().frames;
+    let bus = pipeline.bus().unwrap();
+    assert_eq!(pipeline.set_state(gst::State::Paused), Ok(gst::StateChangeSuccess::NoPreroll));
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+    wait_on_bus(&bus, Duration::from_secs(10), "frames", |_| frames() >= 15);
+    assert_eq!(pipeline.state(gst::ClockTime::from_seconds(5)).1, gst::State::Playing);
+    let stats = pipeline.by_name("src").unwrap().property::<gst::Structure>("stats");
+    assert!(stats.get::<bool>("live").unwrap(), "{stats}");
+
+    assert_eq!(pipeline.set_state(gst::State::Paused), Ok(gst::StateChangeSuccess::NoPreroll));
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING again");
+    let before = frames();
+    wait_on_bus(&bus, Duration::from_secs(10), "frames after the pause", |_| frames() >= before + 15);
+
+    assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
+    wait_on_bus(&bus, Duration::from_secs(5), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    let stopping = Instant::now();
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped in {:?}", stopping.elapsed());
+}
+
+#[test]
+fn a_camera_that_comes_up_later_flows_into_the_playing_pipeline() {
+    init();
+    let Some(video) = shared_data(VIDEO) else { return };
+    let _one_at_a_time = RTSP_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let port = free_port();
+    let (pipeline, seen) = live_source(port, "");
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING without a camera");
+    let (reached, state, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+    assert_eq!((reached, state), (Ok(gst::StateChangeSuccess::Success), gst::State::Playing));
+    wait_on_bus(&bus, Duration::from_secs(5), "a failed attempt", |m| {
+        source_state(m).as_deref() == Some("reconnecting")
+    });
+
+    let _server = RtspServer::serve(&video, port, MOUNT);
+    wait_on_bus(&bus, Duration::from_secs(30), "a connected message", |m| {
+        source_state(m).as_deref() == Some("connected")
+    });
+    wait_on_bus(&bus, Duration::from_secs(10), "frames", |_| seen.lock().unwrap().frames >= 24);
+    assert!(pipeline.send_event(gst::event::Eos::new()), "EOS accepted");
+    wait_on_bus(&bus, Duration::from_secs(5), "EOS", |m| matches!(m.map(|m| m.view()), Some(gst::MessageView::Eos(_))));
+    let stopping = Instant::now();
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped in {:?}", stopping.elapsed());
+    let s = seen.lock().unwrap();
+    assert!(!s.pts_went_back, "timestamps keep increasing");
+}
+
+/// A folder holding only the `libgsttraffic.so` built with this test, for GST_PLUGIN_PATH of
+/// a gst-launch-1.0 process (the copy in the profile folder may be another build's).
+fn plugin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let built = exe.with_file_name("libgsttraffic.so");
+    assert!(built.is_file(), "{} missing: cargo builds it with the tests", built.display());
+    let dir = std::env::temp_dir().join(format!("gsttraffic-trafficsrc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("plugin folder");
+    std::fs::copy(&built, dir.join("libgsttraffic.so")).expect("copy the plugin");
+    dir
+}
+
+/// A child process killed when dropped (a test that fails leaves nothing running).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn gst_launch_e_ends_on_ctrl_c_while_reconnecting() {
+    init();
+    weight("yolov8n.onnx");
+    let uri = format!("rtsp://127.0.0.1:{}/x", free_port());
+    let plugins = plugin_dir();
+    let registry = plugins.join("registry.bin");
+    let mut launch = Command::new("gst-launch-1.0");
+    launch
+        .args(["-e", "trafficsrc", &format!("uri={uri}"), "!", "yolodetect", "!", "fakesink"])
+        .env("GST_PLUGIN_PATH", &plugins)
+        .env("GST_REGISTRY", &registry)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = Running(launch.spawn().expect("run gst-launch-1.0"));
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut output = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !output.iter().any(|l: &String| l.starts_with("Setting pipeline to PLAYING")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => output.push(line),
+            Err(_) => panic!("gst-launch-1.0 did not reach PLAYING:\n{}", output.join("\n")),
+        }
+    }
+    // A few failed attempts: the source is between two decoders or trying again.
+    std::thread::sleep(Duration::from_millis(1500));
+    traffic_test_support::send_signal(child.0.id(), "-INT");
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for gst-launch-1.0") {
+            break status;
+        }
+        if interrupted.elapsed() > Duration::from_secs(10) {
+            output.extend(rx.try_iter());
+            panic!("gst-launch-1.0 -e still running 10 s after Ctrl-C:\n{}", output.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    output.extend(rx.try_iter());
+    eprintln!("gst-launch-1.0 exited {} ms after Ctrl-C: {status}", interrupted.elapsed().as_millis());
+    assert!(status.success(), "{status}:\n{}", output.join("\n"));
+    assert!(output.iter().any(|l| l.contains("Got EOS")), "{}", output.join("\n"));
+    std::fs::remove_dir_all(&plugins).ok();
+}

@@ -31,6 +31,11 @@ pub(super) enum Verdict {
 }
 
 impl Forwarding {
+    /// Whether downstream was told a stream began (by a decoder or by the element).
+    pub(super) fn started(&self) -> bool {
+        self.sent_stream_start
+    }
+
     /// A new decoder is coming: its timestamps follow its own segment, once that arrives.
     pub(super) fn new_decoder(&mut self) {
         self.segment = None;
@@ -97,6 +102,43 @@ impl TrafficSrc {
         });
     }
 
+    /// For a live source whose stream no decoder began (the camera never answered): a
+    /// stream-start, a segment and, with `gap`, a gap up to now, from the element itself. The
+    /// sinks preroll on the gap, so the pipeline reaches PLAYING while the camera is away; a
+    /// decoder's own stream-start and segment are then held back as for any reconnect. Its
+    /// caps come after this segment, which GStreamer warns about once: hence never on a normal
+    /// start, only once an attempt failed. Does nothing once the stream began.
+    pub(super) fn begin_stream(&self, gap: bool) {
+        let obj = self.obj();
+        if self.state().forwarding.started() {
+            return;
+        }
+        let (Some(sink), Some(src)) =
+            (self.chain.get().and_then(|c| c.convert.static_pad("sink")), obj.static_pad("src"))
+        else {
+            return;
+        };
+        let stream_id = src.create_stream_id(&*obj, None::<&str>);
+        let mut events = vec![
+            gst::event::StreamStart::builder(&stream_id).group_id(gst::GroupId::next()).build(),
+            gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()),
+        ];
+        if gap {
+            // Nothing until now, in the running time the frames will carry. Before PLAYING
+            // there is no running time yet (a clock may be set, the base time is not).
+            let playing = obj.current_state() == gst::State::Playing;
+            let now = obj.current_running_time().filter(|_| playing).unwrap_or(gst::ClockTime::ZERO);
+            gst::debug!(CAT, imp = self, "no frame until {now}: beginning the stream with a gap");
+            events.push(gst::event::Gap::builder(now).build());
+        }
+        for event in events {
+            let kind = event.type_();
+            if !sink.send_event(event) {
+                gst::debug!(CAT, imp = self, "the tail refused the element's {kind:?}");
+            }
+        }
+    }
+
     /// A live source never waits for slow inference: the queue drops its oldest frame.
     /// A file is read at the pace of its consumer: nothing is dropped.
     pub(super) fn set_leaky(&self, live: bool) {
@@ -111,6 +153,12 @@ impl TrafficSrc {
         // (gstreamer-rs 0.25 hands the C side a NULL for Drop, which it then unrefs).
         use gst::PadProbeReturn::{Handled, Ok};
         let mut st = self.state();
+        if st.live && st.eos {
+            // The stream has ended where it was sent EOS: a decoder that connects only now must
+            // not start it again (a stream-start clears the EOS of the pads downstream).
+            let eos = matches!(&info.data, Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos);
+            return if eos { Ok } else { Handled };
+        }
         match &mut info.data {
             Some(gst::PadProbeData::Buffer(buffer)) => {
                 let connected = st.on_buffer();
@@ -134,8 +182,6 @@ impl TrafficSrc {
                     Ok
                 }
                 Verdict::Hold => Handled,
-                // The element was sent EOS: the stream ends here, as it should.
-                Verdict::EndOfStream if st.eos => Ok,
                 Verdict::EndOfStream => {
                     let lost = st.lose("end of stream");
                     drop(st);

@@ -11,6 +11,12 @@
 //! supervised: a lost decoder is replaced while the `videoconvert ! queue` tail stays, so
 //! downstream keeps its pads and its state (tracks, counts) and sees one continuous stream.
 //! Files are not supervised: their errors and EOS pass as from any source.
+//!
+//! A live source behaves as one towards the pipeline whether its camera answers or not: the
+//! element is always flagged SOURCE (the bin would drop the flag with its last decoder, and the
+//! pipeline's EOS would no longer reach it), it returns NO_PREROLL on the way to PAUSED, and
+//! its decoders are kept out of the bin's state changes and async bookkeeping, driven by the
+//! element instead (`supervisor`).
 
 use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
@@ -26,9 +32,10 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("trafficsrc", gst::DebugColorFlags::empty(), Some("Live video source with reconnect"))
 });
 
-/// URI schemes of network streams: supervised from the start, before the source reports
-/// itself live (its first connection may already fail).
-const LIVE_SCHEMES: [&str; 10] = ["rtsp", "rtsps", "rtspt", "rtspu", "rtsph", "rtmp", "rtmps", "srt", "udp", "rtp"];
+/// URI schemes of network streams and capture devices: supervised from the start, before the
+/// source reports itself live (its first connection may already fail, a camera be unplugged).
+const LIVE_SCHEMES: [&str; 11] =
+    ["rtsp", "rtsps", "rtspt", "rtspu", "rtsph", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2"];
 
 #[derive(Clone, Debug)]
 pub(super) struct Settings {
@@ -66,6 +73,10 @@ pub struct TrafficSrc {
     settings: Mutex<Settings>,
     pub(super) supervisor: Supervisor,
     pub(super) chain: OnceLock<Chain>,
+    /// Held while a live decoder is added, has its state set or is taken down: the element
+    /// (state changes) and the supervisor (rebuilds) both do so, and a decoder must end in
+    /// the latest state asked for, never restarted once taken down.
+    pub(super) drive: Mutex<()>,
 }
 
 impl TrafficSrc {
@@ -120,7 +131,7 @@ impl TrafficSrc {
         chain.queue.set_property("max-size-buffers", settings.max_size_buffers);
         self.set_leaky(live);
         *self.state() = State::new(settings, live);
-        self.add_decoder(false).map_err(|e| {
+        self.add_decoder().map_err(|e| {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::MissingPlugin,
@@ -128,6 +139,52 @@ impl TrafficSrc {
             );
             gst::StateChangeError
         })
+    }
+
+    /// PAUSED <-> PLAYING of a source live from its scheme, without GstBin: the tail
+    /// (`videoconvert`, `queue`) works the same in both states, and the decoders are driven
+    /// here. GstBin would take a connecting decoder's ASYNC as this element's own, and lose
+    /// track of its state (left in PAUSED while the pipeline plays).
+    fn change_live_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        let next = transition.next();
+        let chain = self.chain()?;
+        for element in [&chain.queue, &chain.convert] {
+            element.set_state(next).inspect_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::StateChange,
+                    ["{} cannot go to {:?}: {}", element.name(), next, e]
+                );
+            })?;
+        }
+        self.drive_decoder(next);
+        if transition == gst::StateChange::PausedToPlaying {
+            let mut st = self.state();
+            st.playing = true;
+            st.activity = Instant::now();
+            Ok(gst::StateChangeSuccess::Success)
+        } else {
+            Ok(gst::StateChangeSuccess::NoPreroll)
+        }
+    }
+
+    /// Whether a message comes from a decoder this element drives itself (a live source's,
+    /// locked out of the bin's state changes), or from inside one. The first decoder of a
+    /// source found live only at PAUSED is the bin's: its async-done must still reach it.
+    fn posted_by_driven_decoder(&self, message: &gst::Message) -> bool {
+        let obj = self.obj();
+        let mut object = message.src().cloned();
+        while let Some(o) = object {
+            let parent = o.parent();
+            if parent.as_ref() == Some(obj.upcast_ref::<gst::Object>()) {
+                return o.downcast_ref::<gst::Element>().is_some_and(|e| e.is_locked_state());
+            }
+            object = parent;
+        }
+        false
     }
 }
 
@@ -241,6 +298,12 @@ impl ObjectImpl for TrafficSrc {
 
     fn constructed(&self) {
         self.parent_constructed();
+        // A source for good: GstBin sets SOURCE when a decoder is added and clears it when the
+        // last one is removed, and a pipeline sends its EOS (gst-launch -e, Ctrl-C) only to
+        // children flagged SOURCE, so a live source between two decoders never got it.
+        let obj = self.obj();
+        obj.set_suppressed_flags(gst::ElementFlags::SOURCE);
+        obj.set_element_flags(gst::ElementFlags::SOURCE);
         match self.build_chain() {
             Ok(chain) => {
                 let _ = self.chain.set(chain);
@@ -284,16 +347,30 @@ impl ElementImpl for TrafficSrc {
             gst::StateChange::PausedToReady => self.supervisor.stop(),
             _ => {}
         }
+        // Known live from its scheme before starting (its decoders all driven here), or found
+        // live at PAUSED before (its first decoder the bin's, any later one driven here).
+        let (live, driven) = {
+            let st = self.state();
+            (st.live, st.live_from_start)
+        };
+        if driven && matches!(transition, gst::StateChange::PausedToPlaying | gst::StateChange::PlayingToPaused) {
+            return self.change_live_state(transition);
+        }
         let result = self.parent_change_state(transition);
         match (transition, result) {
             (gst::StateChange::ReadyToPaused, Ok(success)) => {
-                if success == gst::StateChangeSuccess::NoPreroll && !self.state().live {
+                if success == gst::StateChangeSuccess::NoPreroll && !live {
                     // A live source that no scheme announced (a camera device, a test source).
                     self.state().live = true;
                     self.set_leaky(true);
                 }
                 if self.state().live {
                     self.supervisor.start(&self.obj());
+                    // The tail is active now: the first decoder can start (already started
+                    // by the bin when it was found live).
+                    self.drive_decoder(gst::State::Paused);
+                    // Live sources do not preroll: the pipeline must not wait for a frame.
+                    return Ok(gst::StateChangeSuccess::NoPreroll);
                 }
             }
             (gst::StateChange::ReadyToPaused, Err(_)) => {
@@ -309,9 +386,16 @@ impl ElementImpl for TrafficSrc {
             }
             (gst::StateChange::PausedToReady, _) => self.take_down_all(),
             (gst::StateChange::PausedToPlaying, Ok(_)) => {
+                if live {
+                    self.drive_decoder(gst::State::Playing);
+                }
                 let mut st = self.state();
                 st.playing = true;
                 st.activity = Instant::now();
+            }
+            (gst::StateChange::PlayingToPaused, Ok(_)) if live => {
+                self.drive_decoder(gst::State::Paused);
+                return Ok(gst::StateChangeSuccess::NoPreroll);
             }
             _ => {}
         }
@@ -327,6 +411,8 @@ impl ElementImpl for TrafficSrc {
             };
             // A live decoder may be gone or reconnecting: end the stream where it always flows.
             if let Some(sink) = self.chain.get().and_then(|c| c.convert.static_pad("sink")).filter(|_| live) {
+                // A stream that never began (no camera yet) begins, so that the EOS ends one.
+                self.begin_stream(false);
                 return sink.send_event(event);
             }
         }
@@ -336,6 +422,19 @@ impl ElementImpl for TrafficSrc {
 
 impl BinImpl for TrafficSrc {
     fn handle_message(&self, message: gst::Message) {
+        let decoder_internal = matches!(
+            message.view(),
+            gst::MessageView::AsyncStart(_) | gst::MessageView::AsyncDone(_) | gst::MessageView::Progress(_)
+        );
+        if decoder_internal && self.posted_by_driven_decoder(&message) {
+            // A live source does not preroll: a decoder starting (uridecodebin posts async-start
+            // even for a live source) must not make the bin, and the pipeline, lose PLAYING.
+            // Nor does it report each attempt's progress: gst-launch waits for every progress
+            // started to complete before PLAYING, and a retired decoder's last one (rtspsrc's
+            // "Open failed") can come after it left the bin. `traffic-source` tells instead.
+            gst::log!(CAT, imp = self, "ignoring {:?} of a decoder driven here", message.type_());
+            return;
+        }
         if let gst::MessageView::Error(err) = message.view() {
             let src = message.src();
             let from =

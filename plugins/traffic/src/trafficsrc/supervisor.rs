@@ -56,7 +56,13 @@ pub(super) struct Lost {
 pub(super) struct State {
     pub(super) settings: Settings,
     pub(super) live: bool,
+    /// Live from its URI scheme, before starting: every decoder is driven by the element.
+    pub(super) live_from_start: bool,
     pub(super) playing: bool,
+    /// The state a live source's decoders are driven to: the element's own.
+    target: gst::State,
+    /// The element began the stream itself, its camera having failed before any frame.
+    began_stream: bool,
     /// An EOS was sent to the element: the stream is ending, nothing is rebuilt.
     pub(super) eos: bool,
     /// The supervisor thread should exit.
@@ -85,7 +91,10 @@ impl State {
         State {
             settings,
             live,
+            live_from_start: live,
             playing: false,
+            target: gst::State::Null,
+            began_stream: false,
             eos: false,
             stop: false,
             link: Link::Idle,
@@ -143,6 +152,12 @@ impl State {
         self.attempt = 0;
         self.lost_at = None;
         Some(attempts)
+    }
+
+    /// A live source lost before it ever began the stream downstream: the sinks wait for a
+    /// first frame (preroll) that may not come for a long time.
+    fn should_begin_stream(&self) -> bool {
+        self.live && !self.eos && self.link == Link::Waiting && !self.began_stream && !self.forwarding.started()
     }
 
     /// When the source has been silent for `stall-timeout` while playing.
@@ -222,13 +237,14 @@ impl Supervisor {
 }
 
 impl TrafficSrc {
-    /// A new `uridecodebin` for the uri, in the bin; started with the bin's state when
-    /// `sync_state` (a rebuild while running).
-    pub(super) fn add_decoder(&self, sync_state: bool) -> Result<(), glib::BoolError> {
-        let (uri, latency_ms, generation) = {
+    /// A new `uridecodebin` for the uri, in the bin. A file's follows the bin's state changes;
+    /// a live source's is locked out of them (a decoder that fails to start is then a loss to
+    /// retry, not a failed state change of the bin) and set to the element's state here.
+    pub(super) fn add_decoder(&self) -> Result<(), glib::BoolError> {
+        let (uri, latency_ms, generation, live) = {
             let mut st = self.state();
             st.generation += 1;
-            (st.uri().to_string(), st.settings.latency_ms, st.generation)
+            (st.uri().to_string(), st.settings.latency_ms, st.generation, st.live)
         };
         let decoder = gst::ElementFactory::make("uridecodebin")
             .name(format!("decoder{generation}"))
@@ -246,19 +262,76 @@ impl TrafficSrc {
                 obj.imp().link_decoded(pad);
             }
         });
+        decoder.set_locked_state(live);
+        let _drive = lock(&self.drive);
         self.obj().add(&decoder)?;
-        {
+        let target = {
             let mut st = self.state();
             st.decoder = Some(decoder.clone());
             st.link = Link::Connecting;
             st.activity = Instant::now();
             st.forwarding.new_decoder();
-        }
+            st.target
+        };
         gst::debug!(CAT, imp = self, "{} reads {}", decoder.name(), uri);
-        if sync_state {
-            decoder.sync_state_with_parent()?;
+        // Before the element reaches PAUSED (the first decoder) the target is still NULL:
+        // `drive_decoder` starts it once the tail is active.
+        if live && target != gst::State::Null {
+            self.set_decoder_state(&decoder, target);
         }
         Ok(())
+    }
+
+    /// Sets the current decoder of a live source to `target`, the element's new state (and
+    /// the next decoders' start state). The first decoder of a source found live only at
+    /// PAUSED is the bin's: the bin sets its state.
+    pub(super) fn drive_decoder(&self, target: gst::State) {
+        let _drive = lock(&self.drive);
+        let decoder = {
+            let mut st = self.state();
+            st.target = target;
+            st.decoder.clone().filter(|d| d.is_locked_state())
+        };
+        if let Some(decoder) = decoder {
+            self.set_decoder_state(&decoder, target);
+        }
+    }
+
+    /// Called with `drive` held. A decoder that cannot get there is lost: retried after the
+    /// backoff, like one that posted an error (its error, if any, came first and is the reason).
+    fn set_decoder_state(&self, decoder: &gst::Element, target: gst::State) {
+        // The bin gives its children its base time only through its own state changes.
+        let obj = self.obj();
+        if let Some(base_time) = obj.base_time() {
+            decoder.set_base_time(base_time);
+        }
+        decoder.set_start_time(obj.start_time());
+        // Upwards one state at a time: uridecodebin commits its own async READY -> PAUSED and
+        // stops there, leaving the rest of the way to its parent's GstBin, which is not
+        // driving it.
+        let current = decoder.current_state();
+        let steps: Vec<gst::State> = if target > current {
+            [gst::State::Ready, gst::State::Paused, gst::State::Playing]
+                .into_iter()
+                .filter(|s| *s > current && *s <= target)
+                .collect()
+        } else {
+            vec![target]
+        };
+        for step in steps {
+            if let Err(e) = decoder.set_state(step) {
+                let lost = {
+                    let mut st = self.state();
+                    let current = st.decoder.as_ref() == Some(decoder);
+                    let reason = format!("{} cannot go to {step:?}: {e}", decoder.name());
+                    current.then(|| st.lose(&reason)).flatten()
+                };
+                if let Some(lost) = lost {
+                    self.announce_loss(lost);
+                }
+                return;
+            }
+        }
     }
 
     fn link_decoded(&self, pad: &gst::Pad) {
@@ -312,6 +385,8 @@ impl TrafficSrc {
 
     fn take_down(&self, decoders: Vec<gst::Element>) {
         for decoder in decoders {
+            // Never while its state is being set: it would be started again outside the bin.
+            let _drive = lock(&self.drive);
             // Removed first, so that whatever it posts while stopping reaches nobody.
             if let Err(e) = self.obj().remove(&decoder) {
                 gst::warning!(CAT, imp = self, "cannot remove {}: {e}", decoder.name());
@@ -372,13 +447,19 @@ fn supervise(control: &Control, element: &glib::WeakRef<super::TrafficSrc>) {
             if let Some(obj) = element.upgrade() {
                 gst::element_error!(obj, gst::ResourceError::OpenRead, ["{}", text]);
             }
+        } else if st.should_begin_stream() {
+            st.began_stream = true;
+            drop(st);
+            if let Some(obj) = element.upgrade() {
+                obj.imp().begin_stream(true);
+            }
         } else if st.link == Link::Waiting && !st.eos && st.rebuild_at.is_some_and(|t| now >= t) {
             st.rebuild_at = None;
             let attempt = st.attempt;
             drop(st);
             if let Some(obj) = element.upgrade() {
                 gst::info!(CAT, obj = obj, "reconnecting, attempt {attempt}");
-                if let Err(e) = obj.imp().add_decoder(true) {
+                if let Err(e) = obj.imp().add_decoder() {
                     let lost = obj.imp().state().lose(&format!("cannot start a new decoder: {e}"));
                     if let Some(lost) = lost {
                         obj.imp().announce_loss(lost);
@@ -458,6 +539,32 @@ mod tests {
         let mut forever = live(Settings { retry_timeout_ms: 0, ..Settings::default() });
         forever.lose("gone");
         assert_eq!(forever.give_up_deadline(), None);
+    }
+
+    #[test]
+    fn a_camera_lost_before_any_frame_has_the_element_begin_the_stream() {
+        gst::init().unwrap();
+        let mut st = live(Settings::default());
+        assert!(!st.should_begin_stream(), "still connecting");
+        st.lose("connection refused");
+        assert!(st.should_begin_stream(), "lost before any frame: the sinks would wait for one");
+        st.began_stream = true;
+        assert!(!st.should_begin_stream(), "once");
+
+        let mut ending = live(Settings::default());
+        ending.lose("connection refused");
+        ending.eos = true;
+        assert!(!ending.should_begin_stream(), "the EOS begins and ends the stream itself");
+
+        // A camera lost after its stream began: the sinks prerolled on its frames.
+        let mut began = live(Settings::default());
+        began.forwarding.event(&gst::event::StreamStart::new("camera"));
+        began.lose("server gone");
+        assert!(!began.should_begin_stream());
+
+        let mut file = State::new(Settings::default(), false);
+        file.link = Link::Waiting;
+        assert!(!file.should_begin_stream());
     }
 
     #[test]
