@@ -21,6 +21,9 @@ use tracing_subscriber::prelude::*;
 const USAGE_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // Before anything else: a Ctrl-C in the first moments of a run must end it as cleanly as
+    // a later one, not kill the process with its outputs half made.
+    monitor::catch_signals();
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Command::Run(args)) => args,
         Ok(cli::Command::Help) => {

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::glib;
@@ -18,6 +18,8 @@ use crate::summary::{self, Ending, Summary};
 
 /// How long the outputs may take to finish after Ctrl-C before the app gives up on them.
 const EOS_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long Ctrl-C waits for the first frame (see [`on_tick`]) before it gives up on the outputs.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 const PROGRESS_TICK: Duration = Duration::from_secs(1);
 /// Progress as log lines (not a terminal): one every this many ticks.
@@ -31,7 +33,9 @@ extern "C" fn on_signal(_: libc::c_int) {
     SIGNALS.fetch_add(1, Ordering::SeqCst);
 }
 
-fn catch_signals() {
+/// Counts SIGINT and SIGTERM from now on instead of dying of them: called first thing, so that
+/// a Ctrl-C while the pipeline is being built still ends the run cleanly.
+pub fn catch_signals() {
     let handler: extern "C" fn(libc::c_int) = on_signal;
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler is async-signal-safe: it increments an atomic and nothing else.
@@ -47,6 +51,7 @@ struct Session {
     final_counts: Option<Counts>,
     ending: Option<Ending>,
     error: Option<String>,
+    interrupted_at: Option<Instant>,
     eos_sent_at: Option<Instant>,
 }
 
@@ -73,11 +78,11 @@ pub fn run(built: &Built, config: &Config) -> Result<Summary, String> {
             }
         })
         .map_err(|e| format!("cannot watch the bus: {e}"))?;
-    catch_signals();
     let signal_poll = glib::timeout_add_local(SIGNAL_POLL, {
         let (session, main_loop, pipeline) = (session.clone(), main_loop.clone(), pipeline.clone());
+        let flowing = built.flowing.clone();
         move || {
-            on_tick(&pipeline, &mut session.borrow_mut());
+            on_tick(&pipeline, &mut session.borrow_mut(), &flowing);
             if session.borrow().ending.is_some() {
                 main_loop.quit();
             }
@@ -171,7 +176,7 @@ fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Se
                 Some(if session.eos_sent_at.is_some() { Ending::Interrupted } else { Ending::EndOfStream });
         }
         MessageView::Error(e) => {
-            let text = format!("{source}: {}", e.error());
+            let text = error_text(&source, &e.error().to_string(), e.debug().as_deref());
             tracing::error!(debug = ?e.debug(), "{text}");
             session.error = Some(text);
             session.ending = Some(Ending::Error);
@@ -205,18 +210,44 @@ fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Se
     }
 }
 
+/// An error message for the user: GStreamer's text is generic ("Could not get/set settings
+/// from/on resource"), the reason is the last line of its debug text.
+fn error_text(source: &str, error: &str, debug: Option<&str>) -> String {
+    let reason = debug.and_then(|d| d.rsplit_once('\n')).map(|(_, r)| r.trim()).filter(|r| !r.is_empty());
+    match reason {
+        Some(reason) => format!("{source}: {}: {reason}", error.trim_end_matches('.')),
+        None => format!("{source}: {error}"),
+    }
+}
+
 /// Ctrl-C once: EOS, so the MP4 is finalised and the counts summed up. Twice, or EOS taking
-/// too long: stop now.
-fn on_tick(pipeline: &gst::Pipeline, session: &mut Session) {
+/// too long: stop now. EOS waits for the first decoded frame (`flowing`): sent earlier, it
+/// reaches a file source still finding the type and reading the header, which then fails
+/// ("typefind: Internal data stream error") instead of ending.
+fn on_tick(pipeline: &gst::Pipeline, session: &mut Session, flowing: &AtomicBool) {
     let signals = SIGNALS.load(Ordering::SeqCst);
-    match session.eos_sent_at {
-        None if signals >= 1 => {
+    if signals == 0 {
+        return;
+    }
+    let interrupted_at = match session.interrupted_at {
+        Some(_) if signals >= 2 => {
+            tracing::warn!("interrupted twice: quitting, the MP4 may be unfinished");
+            session.ending = Some(Ending::Aborted);
+            return;
+        }
+        Some(at) => at,
+        None => {
             tracing::info!("interrupted: finishing the outputs (Ctrl-C again to quit at once)");
+            *session.interrupted_at.insert(Instant::now())
+        }
+    };
+    match session.eos_sent_at {
+        None if flowing.load(Ordering::SeqCst) => {
             session.eos_sent_at = Some(Instant::now());
             pipeline.send_event(gst::event::Eos::new());
         }
-        Some(_) if signals >= 2 => {
-            tracing::warn!("interrupted twice: quitting, the MP4 may be unfinished");
+        None if interrupted_at.elapsed() > FIRST_FRAME_TIMEOUT => {
+            tracing::warn!("no frame came within {FIRST_FRAME_TIMEOUT:?} of Ctrl-C: quitting");
             session.ending = Some(Ending::Aborted);
         }
         Some(at) if at.elapsed() > EOS_TIMEOUT => {
@@ -293,6 +324,16 @@ fn clock(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_carry_the_reason_from_the_debug_text() {
+        let debug = "imp.rs(398): start (): /GstPipeline:p/GstLineCounter:linecounter0:\nbad setting: line 'a'";
+        assert_eq!(
+            error_text("linecounter0", "Could not get/set settings from/on resource.", Some(debug)),
+            "linecounter0: Could not get/set settings from/on resource: bad setting: line 'a'"
+        );
+        assert_eq!(error_text("src", "Not found.", None), "src: Not found.");
+    }
 
     #[test]
     fn clock_reads_hours_minutes_seconds() {

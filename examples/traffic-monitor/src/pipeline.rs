@@ -2,19 +2,24 @@
 //!
 //! ```text
 //! source ─ [leaky] queue ─ videoconvert ─ yolodetect ─ mottracker ─ [platedetect ─ plateocr]
-//!        ─ [linecounter] ─ [trafficpublish] ─ overlay ─ tee ─ queue ─ x264enc ─ mp4mux ─ filesink
+//!        ─ [linecounter] ─ [trafficpublish] ─ overlay ─ tee ─ queue ─ videoscale ─ videoconvert
+//!          ─ capsfilter ─ capssetter ─ x264enc ─ mp4mux ─ filesink
 //!                                                          └ queue ─ autovideosink
 //! ```
 //!
 //! Files go through `uridecodebin` and a plain queue: every frame is analysed. Live sources go
 //! through `trafficsrc` (reconnects, leaky queue inside) when the plugin has it, else through
 //! `uridecodebin` and a leaky queue of `queue-size` frames, so slow inference drops frames
-//! instead of building latency. A file with `live = true` takes the latter path. Sinks never sync to the clock. The MP4 of a live source is
-//! fragmented (a fragment a second), so it stays playable if the process is killed.
+//! instead of building latency. A file with `live = true` takes the latter path. Sinks never
+//! sync to the clock. The MP4 of a live source is fragmented (a fragment a second), so it stays
+//! playable if the process is killed; its encoder keeps the first frame's caps (see
+//! [`keep_first_caps`]). The output folder is locked for the run ([`lock_folder`]).
 
+use std::fs::File;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use gst::prelude::*;
 
@@ -56,10 +61,16 @@ impl Drops {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Outputs {
     pub mp4: Option<PathBuf>,
+    /// trafficpublish's per-frame lines, wherever `[publish] location` put them.
     pub jsonl: Option<PathBuf>,
+    /// trafficpublish's events, wherever `[publish] events-location` put them.
+    pub events: Option<PathBuf>,
     pub summary: PathBuf,
     pub chart: Option<PathBuf>,
 }
+
+/// The lock file in the output folder: two runs writing one folder would mix their files.
+pub const LOCK_FILE: &str = ".traffic-monitor.lock";
 
 pub struct Built {
     pub pipeline: gst::Pipeline,
@@ -69,6 +80,11 @@ pub struct Built {
     pub analysed: gst::Pad,
     pub drops: Drops,
     pub outputs: Outputs,
+    /// Set once a decoded frame has left the source: before that, EOS would reach a source
+    /// still reading the file's type and header, which fails instead of ending.
+    pub flowing: Arc<AtomicBool>,
+    /// Held (locked) for as long as the run: see [`lock_folder`].
+    pub _lock: File,
 }
 
 /// The input as a URI: URIs pass as they are, `/dev/video*` is a V4L2 device, anything else a
@@ -104,7 +120,7 @@ fn make(factory: &str) -> Result<gst::Element, String> {
     gst::ElementFactory::make(factory).build().map_err(|_| {
         let hint = match factory {
             "x264enc" => " (Debian: gstreamer1.0-plugins-ugly)",
-            "mp4mux" | "autovideosink" => " (Debian: gstreamer1.0-plugins-good)",
+            "mp4mux" | "autovideosink" | "capssetter" => " (Debian: gstreamer1.0-plugins-good)",
             _ => "",
         };
         format!("GStreamer element '{factory}' is not available{hint}")
@@ -128,10 +144,11 @@ pub fn build(config: &Config) -> Result<Built, String> {
     let live = config.source.live.unwrap_or(live_scheme);
     let dir = &config.output.dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    let lock = lock_folder(dir)?;
     let pipeline = gst::Pipeline::with_name("traffic-monitor");
     let add = |e: &gst::Element| pipeline.add(e).map_err(|e| e.to_string());
 
-    let (head, drops) = source(&pipeline, &uri, live, live_scheme, config)?;
+    let (head, drops, flowing) = source(&pipeline, &uri, live, live_scheme, config)?;
     let mut chain = vec![head, make("videoconvert")?];
     chain.push(configured("yolodetect", "detector", &config.detector)?);
     let tracker = configured("mottracker", "tracker", &config.tracker)?;
@@ -160,12 +177,14 @@ pub fn build(config: &Config) -> Result<Built, String> {
     if config.output.jsonl || !config.publish.is_empty() {
         let publish = make("trafficpublish")?;
         if config.output.jsonl {
-            let path = dir.join("frames.jsonl");
-            set(&publish, "location", path.to_string_lossy().as_ref())?;
+            set(&publish, "location", dir.join("frames.jsonl").to_string_lossy().as_ref())?;
             set(&publish, "events-location", dir.join("events.jsonl").to_string_lossy().as_ref())?;
-            outputs.jsonl = Some(path);
         }
         props::apply(&publish, "publish", &config.publish)?;
+        // `[publish]` may have moved the files (or turned the frames off): name where they are.
+        let path_of = |key: &str| publish.property::<Option<String>>(key).filter(|p| !p.is_empty()).map(PathBuf::from);
+        outputs.jsonl = path_of("location").filter(|_| publish.property::<bool>("frames"));
+        outputs.events = path_of("events-location");
         chain.push(publish);
     }
     let analysed_element = chain.last().cloned().ok_or("empty pipeline")?;
@@ -208,7 +227,38 @@ pub fn build(config: &Config) -> Result<Built, String> {
         outputs.chart = Some(dir.join("chart.png"));
     }
     let analysed = analysed_element.static_pad("src").ok_or("the last analysis element has no src pad")?;
-    Ok(Built { pipeline, uri, live, analysed, drops, outputs })
+    Ok(Built { pipeline, uri, live, analysed, drops, outputs, flowing, _lock: lock })
+}
+
+/// Locks `dir/.traffic-monitor.lock` (an advisory lock the system drops when the process ends,
+/// however it ends); fails at once when another run holds it, naming that run's process.
+pub fn lock_folder(dir: &Path) -> Result<File, String> {
+    let path = dir.join(LOCK_FILE);
+    // No truncation before the lock is ours: the holder's process id is in there.
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0).and_then(|_| writeln!(file, "{}", std::process::id()));
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.rewind().and_then(|_| file.read_to_string(&mut holder));
+            let holder = holder.trim();
+            let by = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+            Err(format!(
+                "output folder {} is in use by another traffic-monitor run{by}: wait for it to end or choose another --out",
+                dir.display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
 }
 
 /// The source part: frames come out of the returned element's src pad.
@@ -218,7 +268,7 @@ fn source(
     live: bool,
     live_scheme: bool,
     config: &Config,
-) -> Result<(gst::Element, Drops), String> {
+) -> Result<(gst::Element, Drops, Arc<AtomicBool>), String> {
     let add = |e: &gst::Element| pipeline.add(e).map_err(|e| e.to_string());
     // trafficsrc reconnects network and device sources; a file forced live (to rehearse a
     // camera) gets the leaky queue alone.
@@ -228,7 +278,8 @@ fn source(
         let src = configured("trafficsrc", "source", &config.source.properties)?;
         set(&src, "uri", uri)?;
         add(&src)?;
-        return Ok((src.clone(), Drops::Source(src)));
+        // trafficsrc ends the stream itself where frames always flow, connected or not.
+        return Ok((src.clone(), Drops::Source(src), Arc::new(AtomicBool::new(true))));
     }
     if !config.source.properties.is_empty() {
         tracing::warn!("[source] properties are for trafficsrc, which is not used here: ignored");
@@ -250,19 +301,31 @@ fn source(
     add(&decode)?;
     add(&queue)?;
     link_video_pads(&decode, &queue);
-    Ok((queue, drops))
+    let flowing = Arc::new(AtomicBool::new(false));
+    if let Some(pad) = queue.static_pad("sink") {
+        let flowing = flowing.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            flowing.store(true, Ordering::SeqCst);
+            gst::PadProbeReturn::Remove
+        });
+    }
+    Ok((queue, drops, flowing))
 }
 
 /// Encoder, muxer and file: H.264 4:2:0 in MP4, which every player reads.
 fn mp4_branch(path: &Path, speed_preset: &str, live: bool) -> Result<Vec<gst::Element>, String> {
+    let scale = make("videoscale")?;
+    scale.set_property("add-borders", true);
     let convert = make("videoconvert")?;
     let raw = make("capsfilter")?;
     raw.set_property(
         "caps",
         gst::Caps::builder("video/x-raw").field("format", gst::List::new(["I420", "NV12"])).build(),
     );
+    let rate = make("capssetter")?;
     let encoder = make("x264enc")?;
     props::set(&encoder, "speed-preset", &speed_preset.into()).map_err(|e| format!("[output] speed-preset: {e}"))?;
+    keep_first_caps(&encoder, &raw, &rate);
     let mux = make("mp4mux")?;
     if live {
         encoder.set_property_from_str("tune", "zerolatency");
@@ -271,7 +334,38 @@ fn mp4_branch(path: &Path, speed_preset: &str, live: bool) -> Result<Vec<gst::El
     let sink = make("filesink")?;
     sink.set_property("location", path.to_string_lossy().as_ref());
     sink.set_property("sync", false);
-    Ok(vec![make("queue")?, convert, raw, encoder, mux, sink])
+    Ok(vec![make("queue")?, scale, convert, raw, rate, encoder, mux, sink])
+}
+
+/// Keeps the encoder's input caps those of the first frame. A camera that comes back at another
+/// size, frame rate or chroma siting would otherwise make x264enc start a new stream, which
+/// mp4mux adds as a second sample description and the whole file becomes unplayable. So `raw`
+/// is fixed to the first caps but the frame rate (videoscale, with borders that keep the
+/// aspect, and videoconvert upstream of it make every frame fit), and `rate` labels every
+/// frame with the first frame rate: the MP4's timing comes from the timestamps, not from it.
+fn keep_first_caps(encoder: &gst::Element, raw: &gst::Element, rate: &gst::Element) {
+    let Some(pad) = encoder.static_pad("sink") else { return };
+    let (raw, rate) = (raw.downgrade(), rate.downgrade());
+    let first = OnceLock::new();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else { return gst::PadProbeReturn::Ok };
+        let gst::EventView::Caps(caps) = event.view() else { return gst::PadProbeReturn::Ok };
+        let Some(s) = caps.caps().structure(0) else { return gst::PadProbeReturn::Ok };
+        if first.set(()).is_err() {
+            return gst::PadProbeReturn::Ok;
+        }
+        tracing::debug!(caps = %caps.caps(), "the annotated MP4 keeps these caps");
+        let mut fixed = s.to_owned();
+        let framerate = fixed.get::<gst::Fraction>("framerate").ok();
+        fixed.remove_fields(["framerate", "interlace-mode"]);
+        if let (Some(raw), Some(rate)) = (raw.upgrade(), rate.upgrade()) {
+            raw.set_property("caps", gst::Caps::builder_full().structure(fixed).build());
+            if let Some(framerate) = framerate {
+                rate.set_property("caps", gst::Caps::builder("video/x-raw").field("framerate", framerate).build());
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 fn attach_branch(pipeline: &gst::Pipeline, tee: &gst::Element, branch: &[gst::Element]) -> Result<(), String> {
@@ -356,6 +450,20 @@ mod tests {
         assert_eq!(counter.property::<u32>("lost-after"), 75);
         let counter = counter_of(&format!("[tracker]\ntrack-buffer = 75\n[counting]\nlost-after = 10\n{zone}"));
         assert_eq!(counter.property::<u32>("lost-after"), 10, "unless set");
+    }
+
+    #[test]
+    fn the_output_folder_is_locked_while_a_run_holds_it() {
+        let dir = std::env::temp_dir().join(format!("traffic-monitor-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let held = lock_folder(&dir).unwrap();
+        // flock locks belong to the open file: a second open in this process is refused too.
+        let err = lock_folder(&dir).unwrap_err();
+        let holder = format!("is in use by another traffic-monitor run (process {})", std::process::id());
+        assert!(err.contains(&holder), "{err}");
+        drop(held);
+        lock_folder(&dir).expect("free again once the holder is gone");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

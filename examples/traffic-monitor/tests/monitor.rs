@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use traffic_test_support::shared_data;
+use traffic_test_support::{repo_root, send_signal, shared_data};
 
 const BIN: &str = env!("CARGO_BIN_EXE_traffic-monitor");
 /// 905 frames, 640x352; 8 cars cross this line towards the camera (BENCHMARKS.md).
@@ -266,4 +266,203 @@ fn a_live_source_drops_frames_instead_of_waiting() {
     assert!(frames > 0 && dropped > 0 && frames + dropped <= FRAMES, "{frames} analysed, {dropped} dropped");
     // Fragmented MP4 on live sources: playable, whatever the frames it holds.
     assert!(discovered_seconds(&dir.join("annotated.mp4")) > 0.0);
+}
+
+/// Waits for `child` to exit, at most `limit`.
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} later");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_in_the_first_moments_ends_as_interrupted_with_complete_outputs() {
+    let Some(video) = shared_data(VIDEO) else { return };
+    // Before the first frame the file's type and header are still being read: EOS sent there
+    // failed with "typefind: Internal data stream error".
+    for delay_ms in [100, 300] {
+        let dir = out_dir(&format!("early-ctrl-c-{delay_ms}"));
+        let mut child = Command::new(BIN).arg(&video).arg("--out").arg(&dir).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        send_signal(child.id(), "-INT");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+        let status = wait_exit(&mut child, Duration::from_secs(120));
+        let log = log.join().unwrap();
+        assert_eq!(status.code(), Some(0), "SIGINT after {delay_ms} ms: {status}\n{log}");
+        let s = summary(&dir);
+        assert_complete(&s);
+        assert_eq!(s["ending"], "interrupted", "SIGINT after {delay_ms} ms: {s}\n{log}");
+        let frames = s["frames"].as_u64().unwrap();
+        let lines = std::fs::read_to_string(dir.join("frames.jsonl")).unwrap().lines().count() as u64;
+        assert!(frames >= 1 && lines == frames, "{frames} frames, {lines} lines in frames.jsonl");
+        assert_eq!(events(&dir).last().and_then(|e| e["type"].as_str()), Some("summary"));
+        assert!(discovered_seconds(&dir.join("annotated.mp4")) > 0.0, "the MP4 is finalised and playable");
+    }
+}
+
+/// Runs the binary on `input` (nothing is analysed: these stop before) and returns its exit
+/// code and stderr.
+fn usage_error(input: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN).arg(input).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_counting_lines_and_names_are_usage_errors_that_say_what_is_wrong() {
+    let dir = out_dir("bad-lines");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    let out = dir.to_str().unwrap();
+    for (lines, says) in [
+        ("a:NaN,0,1,1", ["--lines: line 'a:NaN,0,1,1': ", "coordinates must be finite"]),
+        ("a:inf,0,1,1", ["--lines: line 'a:inf,0,1,1': ", "coordinates must be finite"]),
+        ("a;b:0,0.5,1,0.5", ["--lines: line 'a': ", "a line name cannot contain ';'"]),
+        ("a:b:0,0.5,1,0.5", ["--lines: ", "line name 'a:b' contains ':'"]),
+    ] {
+        let (code, stderr) = usage_error(input, &["--lines", lines, "--out", out]);
+        assert_eq!(code, Some(2), "--lines '{lines}': {stderr}");
+        assert!(says.iter().all(|s| stderr.contains(s)), "--lines '{lines}': {stderr}");
+    }
+    for (table, says) in [
+        ("[[line]]\nname = \"a:b\"\npoints = [0, 0.5, 1, 0.5]\n", "[[line]] 'a:b': a name cannot contain ':' or ';'"),
+        ("[[zone]]\nname = \"x;y\"\npoints = [0, 0, 1, 0, 1, 1]\n", "[[zone]] 'x;y': a name cannot contain"),
+        ("[[line]]\nname = \"a\"\npoints = [nan, 0.5, 1, 0.5]\n", "[[line]] 'a': points must be finite"),
+    ] {
+        let config = dir.join("lines.toml");
+        std::fs::write(&config, table).unwrap();
+        let (code, stderr) = usage_error(input, &["--config", config.to_str().unwrap(), "--out", out]);
+        assert_eq!(code, Some(2), "{table}: {stderr}");
+        assert!(stderr.contains(says), "{table}: {stderr}");
+    }
+}
+
+/// A 10-frame 320x240 clip made with gst-launch-1.0: runs on it take seconds.
+fn tiny_clip(dir: &Path) -> PathBuf {
+    let path = dir.join("clip.mp4");
+    let status = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=10", "!", "video/x-raw,width=320,height=240,framerate=10/1"])
+        .args(["!", "x264enc", "!", "mp4mux", "!", "filesink"])
+        .arg(format!("location={}", path.display()))
+        .status()
+        .expect("gst-launch-1.0");
+    assert!(status.success(), "cannot make {}", path.display());
+    path
+}
+
+/// The detector model of this checkout (make setup), or None to skip.
+fn detector_model() -> Option<PathBuf> {
+    let dir = std::env::var_os("TRAFFIC_WEIGHTS_DIR").map_or_else(|| repo_root().join("weights"), PathBuf::from);
+    let model = dir.join("yolov8n.onnx");
+    if !model.is_file() {
+        eprintln!("SKIPPED: {} not found (make setup)", model.display());
+        return None;
+    }
+    Some(model)
+}
+
+#[test]
+fn relative_paths_in_the_config_are_relative_to_its_folder() {
+    let Some(model) = detector_model() else { return };
+    let dir = out_dir("relative-paths");
+    let (conf, elsewhere) = (dir.join("conf"), dir.join("elsewhere"));
+    std::fs::create_dir_all(conf.join("models")).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&model, conf.join("models/yolo.onnx")).unwrap();
+    let clip = tiny_clip(&dir);
+    let config = conf.join("traffic.toml");
+    // Run from another folder: the model is found beside the config, not in the working directory.
+    let run = |model: &str| {
+        std::fs::write(
+            &config,
+            format!("[detector]\nmodel = \"{model}\"\n[plates]\nenabled = false\n[output]\nmp4 = false\n"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .arg(&clip)
+            .arg("--config")
+            .arg(&config)
+            .args(["--out", "out"])
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = run("models/yolo.onnx");
+    assert_eq!(code, Some(0), "{stderr}");
+    let s = summary(&elsewhere.join("out"));
+    let used = s["config"]["detector"]["model"].as_str().unwrap();
+    assert_eq!(Path::new(used), std::fs::canonicalize(&conf).unwrap().join("models/yolo.onnx"));
+    assert_eq!(s["frames"], 10);
+
+    let (code, stderr) = run("models");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("[detector] model: ") && stderr.contains("models is a directory"), "{stderr}");
+    let (code, stderr) = run("nope.onnx");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("conf/nope.onnx not found"), "{stderr}");
+}
+
+#[test]
+fn publish_location_moves_frames_jsonl_and_the_summary_names_it() {
+    if detector_model().is_none() {
+        return;
+    }
+    let dir = out_dir("publish-location");
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    let clip = tiny_clip(&dir);
+    let config = dir.join("traffic.toml");
+    std::fs::write(
+        &config,
+        "[plates]\nenabled = false\n[output]\nmp4 = false\n[publish]\nlocation = \"elsewhere/frames.jsonl\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let status = Command::new(BIN).arg(&clip).arg("--config").arg(&config).arg("--out").arg(&out).status().unwrap();
+    assert!(status.success(), "{status}");
+    let s = summary(&out);
+    let jsonl = PathBuf::from(s["outputs"]["jsonl"].as_str().expect("outputs.jsonl"));
+    assert_eq!(jsonl, std::fs::canonicalize(&dir).unwrap().join("elsewhere/frames.jsonl"), "{s}");
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 10);
+    assert!(!out.join("frames.jsonl").exists());
+    assert_eq!(PathBuf::from(s["outputs"]["events"].as_str().unwrap()), out.join("events.jsonl"));
+}
+
+#[test]
+fn a_second_run_on_the_same_output_folder_fails_at_once() {
+    let Some(video) = shared_data(VIDEO) else { return };
+    let dir = out_dir("locked");
+    let mut first = Command::new(BIN)
+        .arg(&video)
+        .args(["--no-plates", "--no-mp4", "--out"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The lock file names its holder once the first run holds it.
+    let lock = dir.join(".traffic-monitor.lock");
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).map(|t| t.trim() != first.id().to_string()).unwrap_or(true) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the first run never locked {}", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let asked = Instant::now();
+    let (code, stderr) = usage_error(&video, &["--no-plates", "--out", dir.to_str().unwrap()]);
+    let took = asked.elapsed();
+    send_signal(first.id(), "-INT");
+    let status = wait_exit(&mut first, Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{stderr}");
+    let holder = format!("is in use by another traffic-monitor run (process {})", first.id());
+    assert!(stderr.contains(&holder), "{stderr}");
+    assert!(took < Duration::from_secs(10), "the second run took {took:?} to give up");
+    assert!(status.success(), "{status}");
+    assert_eq!(summary(&dir)["ending"], "interrupted", "the first run's summary is its own");
 }

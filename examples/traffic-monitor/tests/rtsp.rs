@@ -1,6 +1,7 @@
 //! The app on a live RTSP camera (examples/rtsp/serve.py serving the shared residential clip):
 //! the camera's server dies and comes back mid-run; the app reconnects, keeps counting from
-//! where it was, and stops cleanly on SIGINT with a complete summary.json.
+//! where it was; the camera comes back once more at another resolution, and the annotated MP4
+//! stays one playable stream; SIGINT stops cleanly with a complete summary.json.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -31,6 +32,18 @@ fn totals(events: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// The duration `gst-discoverer-1.0` reads from a media file, in seconds.
+fn discovered_seconds(path: &Path) -> f64 {
+    let out =
+        Command::new("gst-discoverer-1.0").arg(path).output().expect("gst-discoverer-1.0 (make setup installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .unwrap_or_else(|| panic!("{} has no playable stream:\n{text}", path.display()));
+    line.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
+}
+
 fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
@@ -42,6 +55,8 @@ fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
     let Some(video) = shared_data("videos/ahmetozlu_residential_street.mp4") else { return };
+    // 768x432, where the residential clip is 640x352.
+    let Some(other_size) = shared_data("videos/intel_car-detection.mp4") else { return };
     let port = free_port();
     let out = std::env::temp_dir().join(format!("traffic-monitor-rtsp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
@@ -50,7 +65,7 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
     let mut app = Command::new(env!("CARGO_BIN_EXE_traffic-monitor"))
         .arg(format!("rtsp://127.0.0.1:{port}{MOUNT}"))
         .args(["--out", out.to_str().unwrap(), "--lines", "street:0,0.6,1,0.6:down/up", "--interval", "2"])
-        .args(["--no-plates", "--no-mp4"])
+        .arg("--no-plates")
         .stderr(Stdio::piped())
         .spawn()
         .expect("traffic-monitor");
@@ -70,10 +85,19 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
     server.kill();
     wait_until(Duration::from_secs(15), "the app to log the reconnect", || logged("reconnecting") >= 1);
     std::thread::sleep(Duration::from_secs(2));
-    let _server = RtspServer::serve(&video, port, MOUNT);
+    let server = RtspServer::serve(&video, port, MOUNT);
     wait_until(Duration::from_secs(30), "the app to log the new connection", || logged("state=(string)connected") >= 2);
     wait_until(Duration::from_secs(60), "a count after the reconnect", || {
         totals(&events).last().is_some_and(|&t| t > before)
+    });
+
+    // The camera comes back at another resolution: the MP4 must stay one playable stream.
+    let losses = logged("reconnecting");
+    server.kill();
+    wait_until(Duration::from_secs(15), "the app to log the second loss", || logged("reconnecting") > losses);
+    let _server = RtspServer::serve(&other_size, port, MOUNT);
+    wait_until(Duration::from_secs(60), "frames at 768x432", || {
+        std::fs::read_to_string(&events).unwrap_or_default().matches("\"width\":768").count() >= 10
     });
 
     send_signal(app.id(), "-INT");
@@ -101,5 +125,9 @@ fn rtsp_camera_restart_mid_run_counts_carry_on_and_sigint_ends_cleanly() {
     assert!(line_total >= *all.last().unwrap(), "summary {line_total} against events {all:?}");
     let times: Vec<f64> = summary["crossings"].as_array().unwrap().iter().filter_map(|c| c["time"].as_f64()).collect();
     assert!(times.windows(2).all(|w| w[1] >= w[0]), "crossing times in order: {times:?}");
+    // Every frame of both sizes is in the MP4: it lasts as long as the run's stream time.
+    let stream = summary["stream_seconds"].as_f64().unwrap();
+    let video = discovered_seconds(&out.join("annotated.mp4"));
+    assert!((video - stream).abs() < 2.0_f64.max(stream * 0.1), "annotated.mp4 lasts {video} s, the run {stream} s");
     let _ = std::fs::remove_dir_all(&out);
 }
