@@ -111,16 +111,7 @@ fn through(h: &mut Harness, buffer: gst::Buffer) -> (Vec<u8>, Vec<u8>) {
 
 #[test]
 fn a_car_box_is_drawn_in_every_format() {
-    for format in [
-        VideoFormat::Rgb,
-        VideoFormat::Bgr,
-        VideoFormat::Rgbx,
-        VideoFormat::Bgrx,
-        VideoFormat::Rgba,
-        VideoFormat::Bgra,
-        VideoFormat::I420,
-        VideoFormat::Nv12,
-    ] {
+    for format in FORMATS {
         let info = info(format, 640, 360);
         let mut h = harness(&info, &[off("show-fps")]);
         let mut buffer = blank(&info, 0);

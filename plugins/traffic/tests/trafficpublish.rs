@@ -78,27 +78,9 @@ fn zone_entries_and_exits_from_linecounter_are_versioned_events() {
     ));
     h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=25/1");
     h.play();
-    let size = FrameSize { width: 320, height: 240 };
     // Car 3 drives into the lower half at frame 1 and out of it at frame 4.
     for (i, bottom) in [100.0, 200.0, 210.0, 220.0, 100.0, 100.0].into_iter().enumerate() {
-        let mut buffer = gst::Buffer::with_size(320 * 240 * 3).unwrap();
-        {
-            let b = buffer.get_mut().unwrap();
-            b.set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
-            let det = Detection {
-                label: "car".into(),
-                label_id: 2,
-                confidence: 0.9,
-                bbox: PixelBox { x1: 100.0, y1: bottom - 30.0, x2: 150.0, y2: bottom },
-            };
-            let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-            traffic_meta::set_track(
-                b,
-                id,
-                &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2 },
-            );
-        }
-        h.push_and_pull(buffer).expect("passes the frame through");
+        h.push_and_pull(car_frame(i as u64, bottom)).expect("passes the frame through");
     }
     h.push_event(gst::event::Eos::new());
     let read = |path: &std::path::Path| -> Vec<serde_json::Value> {
