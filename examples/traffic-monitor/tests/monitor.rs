@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use traffic_test_support::{repo_root, send_signal, shared_data};
+use traffic_test_support::{discovered_seconds, repo_root, send_signal, shared_data};
 
 const BIN: &str = env!("CARGO_BIN_EXE_traffic-monitor");
 /// 905 frames, 640x352; 8 cars cross this line towards the camera (BENCHMARKS.md).
@@ -24,18 +24,6 @@ fn out_dir(name: &str) -> PathBuf {
 fn summary(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
     serde_json::from_str(&text).expect("summary.json is JSON")
-}
-
-/// The duration `gst-discoverer-1.0` reads from a media file, in seconds.
-fn discovered_seconds(path: &Path) -> f64 {
-    let out =
-        Command::new("gst-discoverer-1.0").arg(path).output().expect("gst-discoverer-1.0 (make setup installs it)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Duration: "))
-        .unwrap_or_else(|| panic!("no duration in:\n{text}"));
-    line.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
 }
 
 fn assert_complete(s: &Value) {

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use traffic_test_support::{free_port, send_signal, shared_data, RtspServer};
+use traffic_test_support::{discovered_seconds, free_port, send_signal, shared_data, RtspServer};
 
 const MOUNT: &str = "/street";
 
@@ -30,18 +30,6 @@ fn totals(events: &Path) -> Vec<u64> {
             )
         })
         .collect()
-}
-
-/// The duration `gst-discoverer-1.0` reads from a media file, in seconds.
-fn discovered_seconds(path: &Path) -> f64 {
-    let out =
-        Command::new("gst-discoverer-1.0").arg(path).output().expect("gst-discoverer-1.0 (make setup installs it)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Duration: "))
-        .unwrap_or_else(|| panic!("{} has no playable stream:\n{text}", path.display()));
-    line.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
 }
 
 fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {

@@ -34,6 +34,19 @@ fn data_file(data: &Path, rel: &str, ci: bool) -> Option<PathBuf> {
     None
 }
 
+/// The duration `gst-discoverer-1.0` reads from a media file, in seconds; a file with no
+/// playable stream fails the test.
+pub fn discovered_seconds(path: &Path) -> f64 {
+    let out =
+        Command::new("gst-discoverer-1.0").arg(path).output().expect("gst-discoverer-1.0 (make setup installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .unwrap_or_else(|| panic!("{} has no playable stream:\n{text}", path.display()));
+    line.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
+}
+
 /// A loopback port nothing listens on (free when asked; a server takes it soon after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
