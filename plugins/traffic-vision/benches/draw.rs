@@ -1,6 +1,6 @@
 //! Cost of the overlay on a 1080p frame: 30 tracked vehicles with boxes, labels and
 //! 30-point trails, 5 plate labels, two counting lines and the counts panel and FPS text,
-//! rendered on RGBx and on I420 (`Overlay::render`, what the `overlay` element calls per
+//! rendered on RGBx and on I420 (`Painter::render`, what the `overlay` element calls per
 //! frame). Median, 90th percentile and maximum over 300 frames after 30 warm-up frames (the
 //! warm-up fills the glyph cache, as the first frames of a stream do). Goal: <= 2 ms.
 //!
@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use traffic_vision::draw::{
-    class_color, BoxLabel, Canvas, CountLine, ObjectBox, Overlay, PanelRow, PlateLabel, Scene, Style, Trail,
+    class_color, BoxLabel, Canvas, CountLine, ObjectBox, Painter, PanelRow, PlateLabel, Scene, Style, Trail,
 };
 use traffic_vision::frame::YuvToRgb;
 use traffic_vision::{PixelFormat, YuvMatrix};
@@ -95,7 +95,7 @@ fn bench(format: PixelFormat) -> Vec<Duration> {
         }
     };
     let mut canvas = Canvas::new(format, WIDTH, HEIGHT, planes, &strides, yuv).expect("canvas");
-    let mut overlay = Overlay::new().expect("font");
+    let mut overlay = Painter::new().expect("font");
     let style = Style::default();
     let mut times = Vec::with_capacity(MEASURED_FRAMES);
     for frame in 0..WARM_UP_FRAMES + MEASURED_FRAMES {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
-use traffic_vision::counting::{Anchor, Line, LineCounter, TrackObservation};
+use traffic_vision::counting::{Anchor, CrossingCounter, Line, TrackObservation};
 use traffic_vision::frame::YuvToRgb;
 use traffic_vision::{
     nms, BBox, Detection, Frame, Letterbox, OutputLayout, PixelFormat, Tracker, TrackerConfig, YuvMatrix,
@@ -329,7 +329,7 @@ proptest! {
             .map(|(i, &(start, end))| Line { name: format!("l{i}"), start, end, in_name: "in".into(), out_name: "out".into() })
             .collect();
         let n_lines = lines.len();
-        let mut counter = LineCounter::new(lines, anchor, min_frames);
+        let mut counter = CrossingCounter::new(lines, anchor, min_frames);
         let classes = ["car", "truck", "bus"];
         // Interleave the tracks frame by frame (several tracks may share an ID's path pieces).
         let longest = paths.iter().map(|p| p.1.len()).max().unwrap_or(0);

@@ -9,7 +9,7 @@
 //!   NaN coordinates, zero-sized or odd-sized frames draw what fits and never panic.
 //! - [`Font`]: DejaVu Sans Bold, embedded, rasterised once per pixel size into cached alpha
 //!   masks, so drawing text on a frame is a blend of cached masks.
-//! - [`Overlay`] and [`Scene`]: what the `overlay` element draws (boxes, labels, plates,
+//! - [`Painter`] and [`Scene`]: what the `overlay` element draws (boxes, labels, plates,
 //!   trails, counting lines, the counts panel, FPS), laid out and sized from the frame height.
 //!   [`Trails`] keeps the recent anchor positions of each track.
 
@@ -20,5 +20,5 @@ mod scene;
 pub use canvas::{Canvas, Color, RgbToYuv};
 pub use font::{Font, TextSize};
 pub use scene::{
-    class_color, BoxLabel, CountLine, ObjectBox, Overlay, PanelRow, PlateLabel, Scene, Style, Trail, Trails,
+    class_color, BoxLabel, CountLine, ObjectBox, Painter, PanelRow, PlateLabel, Scene, Style, Trail, Trails,
 };

@@ -1,5 +1,5 @@
 //! What the `overlay` element draws, as plain data ([`Scene`]), and how it is laid out and
-//! sized on a frame ([`Overlay::render`]). Sizes follow the frame: line widths as Ultralytics
+//! sized on a frame ([`Painter::render`]). Sizes follow the frame: line widths as Ultralytics
 //! draws them (0.3 % of the mean side, at least 2 px), text about 2.4 % of the short side and
 //! never under 12 px, so labels stay legible from 320x240 to 3840x2160.
 
@@ -201,13 +201,13 @@ fn finite_box(b: &[f32; 4]) -> bool {
 
 /// Draws [`Scene`]s; holds the font and its glyph caches, so keep one per stream.
 #[derive(Debug)]
-pub struct Overlay {
+pub struct Painter {
     font: Font,
 }
 
-impl Overlay {
+impl Painter {
     pub fn new() -> Result<Self, VisionError> {
-        Ok(Overlay { font: Font::embedded()? })
+        Ok(Painter { font: Font::embedded()? })
     }
 
     pub fn font(&mut self) -> &mut Font {
@@ -547,7 +547,7 @@ mod tests {
 
     fn render_rgb(w: usize, h: usize, scene: &Scene) -> Vec<u8> {
         let mut data = vec![0u8; w * h * 3];
-        let mut overlay = Overlay::new().unwrap();
+        let mut overlay = Painter::new().unwrap();
         let mut c = Canvas::rgb(&mut data, w, h).unwrap();
         overlay.render(&mut c, scene, &Style::default());
         data

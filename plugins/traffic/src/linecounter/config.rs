@@ -18,8 +18,8 @@
 //! Lines, zones or both; at least one of them.
 
 use serde::Deserialize;
+use traffic_vision::counting::zones::ZoneSpec;
 use traffic_vision::counting::{first_repeated, LineSpec};
-use traffic_vision::zones::ZoneSpec;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

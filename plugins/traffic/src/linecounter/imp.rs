@@ -7,8 +7,8 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
-use traffic_vision::counting::{first_repeated, Anchor, Line, LineCounter as Counter, LineSpec, TrackObservation};
-use traffic_vision::zones::{self, Zone, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
+use traffic_vision::counting::zones::{self, Zone, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
+use traffic_vision::counting::{first_repeated, Anchor, CrossingCounter, Line, LineSpec, TrackObservation};
 use traffic_vision::BBox;
 
 use super::config;
@@ -67,7 +67,7 @@ impl Default for Settings {
 }
 
 struct State {
-    counter: Counter,
+    counter: CrossingCounter,
     zones: ZoneCounter,
     info: gst_video::VideoInfo,
     /// Latest plate text per track, for crossing events on frames without a plate read.
@@ -116,9 +116,9 @@ impl Plan {
         self.zones.iter().map(|z| z.in_pixels(width, height)).collect()
     }
 
-    fn counters(&self, width: u32, height: u32) -> (Counter, ZoneCounter) {
+    fn counters(&self, width: u32, height: u32) -> (CrossingCounter, ZoneCounter) {
         (
-            Counter::new(self.lines(width, height), self.anchor, self.min_frames),
+            CrossingCounter::new(self.lines(width, height), self.anchor, self.min_frames),
             ZoneCounter::new(self.zones(width, height), self.anchor, self.min_frames, self.lost_after),
         )
     }
@@ -229,7 +229,7 @@ fn zones_of(zones: &ZoneCounter, now: f64) -> Vec<ZoneState> {
 
 /// The counter's totals (and this frame's crossings and zone events) in metadata form.
 fn counts_of(
-    counter: &Counter,
+    counter: &CrossingCounter,
     crossings: Vec<Crossing>,
     zones: Vec<ZoneState>,
     zone_events: Vec<ZoneEvent>,

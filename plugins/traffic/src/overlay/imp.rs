@@ -92,7 +92,7 @@ fn stream_age(newest: gst::ClockTime, t: gst::ClockTime) -> Duration {
 
 struct State {
     info: Option<gst_video::VideoInfo>,
-    overlay: draw::Overlay,
+    overlay: draw::Painter,
     trails: Trails,
     wall: Rate<Instant>,
     stream: Rate<gst::ClockTime>,
@@ -212,7 +212,7 @@ impl BaseTransformImpl for Overlay {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let overlay = draw::Overlay::new()
+        let overlay = draw::Painter::new()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["cannot load the embedded font: {}", e]))?;
         *lock(&self.state) =
             Some(State { info: None, overlay, trails: Trails::new(), wall: Rate::new(), stream: Rate::new() });

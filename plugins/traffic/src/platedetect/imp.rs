@@ -7,8 +7,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{PixelBox, NO_PARENT};
-use traffic_vision::plate_mosaic::{self, Mosaic};
-use traffic_vision::plate_schedule::{self, SearchSchedule};
+use traffic_vision::plates::mosaic::{self, Mosaic};
+use traffic_vision::plates::schedule::{self, SearchSchedule};
 use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, VisionError, YoloDetector};
 
 use super::Mode;
@@ -40,7 +40,7 @@ impl Default for Settings {
         Settings {
             model: String::new(),
             conf_threshold: 0.25,
-            min_vehicle_size: plate_schedule::min_vehicle_side(),
+            min_vehicle_size: schedule::min_vehicle_side(),
             interval: 5,
             max_interval: 160,
             done_confidence: 0.9,
@@ -370,7 +370,7 @@ impl BaseTransformImpl for PlateDetect {
         let tile = state.mosaic.tile_size();
         let fits_tile = |v: &Vehicle| {
             let [_, _, w, h] = crop_extent(&v.bbox);
-            plate_mosaic::fits_tile(w, h, tile)
+            mosaic::fits_tile(w, h, tile)
         };
         let (interval, max_interval) = (settings.interval as u64, settings.max_interval as u64);
         // Every tracked vehicle seen keeps its state, searched or not: the state, and the read
@@ -520,7 +520,7 @@ fn search_vehicles(
         vehicles.iter().filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id))).collect();
     let sizes: Vec<(usize, usize)> = rects.iter().map(|([_, _, w, h], _)| (*w, *h)).collect();
     let per_input = if use_mosaic { mosaic.capacity() } else { 1 };
-    let groups = plate_mosaic::plan(&sizes, mosaic.tile_size(), per_input);
+    let groups = mosaic::plan(&sizes, mosaic.tile_size(), per_input);
     let inferences = groups.len() as u64;
     let mut plates = Vec::new();
     for group in groups {

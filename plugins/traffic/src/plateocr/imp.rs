@@ -7,8 +7,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{Plate, NO_PARENT};
-use traffic_vision::ocr::{MaskMode, OcrConfig, TextRecognizer, DEFAULT_CHARSET};
-use traffic_vision::plate_vote::PlateVote;
+use traffic_vision::plates::ocr::{MaskMode, OcrConfig, TextRecognizer, DEFAULT_CHARSET};
+use traffic_vision::plates::vote::PlateVote;
 use traffic_vision::Frame;
 
 use super::CharsetMode;

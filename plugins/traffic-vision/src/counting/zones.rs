@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::counting::{first_repeated, Anchor, Point, TrackObservation};
+use super::lines::{first_repeated, Anchor, Point, TrackObservation};
 use crate::VisionError;
 
 /// Frames a track may go unseen before it counts as gone: mottracker's default track buffer.

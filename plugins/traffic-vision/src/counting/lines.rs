@@ -211,7 +211,7 @@ struct TrackState {
 pub type Totals = Vec<HashMap<(String, bool), u64>>;
 
 /// The line counter of one stream.
-pub struct LineCounter {
+pub struct CrossingCounter {
     lines: Vec<Line>,
     anchor: Anchor,
     min_frames: u32,
@@ -222,10 +222,10 @@ pub struct LineCounter {
     totals: Totals,
 }
 
-impl LineCounter {
+impl CrossingCounter {
     pub fn new(lines: Vec<Line>, anchor: Anchor, min_frames: u32) -> Self {
         let totals = vec![HashMap::new(); lines.len()];
-        LineCounter {
+        CrossingCounter {
             lines,
             anchor,
             min_frames: min_frames.max(1),
@@ -335,7 +335,7 @@ mod tests {
     use super::*;
 
     /// A horizontal line across a 640-wide frame at y = 200, drawn left to right: `in` is down.
-    fn counter(min_frames: u32) -> LineCounter {
+    fn counter(min_frames: u32) -> CrossingCounter {
         let line = Line {
             name: "l".into(),
             start: (0.0, 200.0),
@@ -343,7 +343,7 @@ mod tests {
             in_name: "in".into(),
             out_name: "out".into(),
         };
-        LineCounter::new(vec![line], Anchor::BottomCenter, min_frames)
+        CrossingCounter::new(vec![line], Anchor::BottomCenter, min_frames)
     }
 
     /// A 40x30 car whose bottom centre is at (x, y).
@@ -352,7 +352,7 @@ mod tests {
         TrackObservation { track_id: id, bbox, class: class.into() }
     }
 
-    fn run(c: &mut LineCounter, path: &[(u64, f64, f64, &str)]) -> Vec<CrossingEvent> {
+    fn run(c: &mut CrossingCounter, path: &[(u64, f64, f64, &str)]) -> Vec<CrossingEvent> {
         path.iter().flat_map(|&(id, x, y, class)| c.update(&[car(id, x, y, class)])).collect()
     }
 
