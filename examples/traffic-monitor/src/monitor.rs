@@ -197,7 +197,7 @@ fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Se
                     dwell = %format!("{:.1}", e.dwell), "zone");
             } else if let Some(summary) = traffic_meta::read_summary(s) {
                 session.final_counts = Some(summary.counts);
-            } else if s.name() == "traffic-source" {
+            } else if traffic_meta::read_source(s).is_some() {
                 tracing::info!("{source}: {s}");
             } else {
                 tracing::debug!("{source}: {s}");

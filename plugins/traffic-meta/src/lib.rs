@@ -13,11 +13,13 @@
 //!
 //! Frame-level results travel in custom metas, see [`frame`]: whether a detector ran, and the
 //! line and zone counts. The counter's bus messages are built and read in [`messages`], the
-//! events between elements in [`events`].
+//! events between elements in [`events`], and what `trafficsrc` tells of its camera in
+//! [`source`].
 
 pub mod events;
 pub mod frame;
 pub mod messages;
+pub mod source;
 pub use events::{is_plate_read, plate_read_event, read_plate_read, PlateRead, PLATE_READ_EVENT};
 pub use frame::{
     counts, counts_structure, detected, detected_by, read_counts, set_counts, set_detected, set_detected_by,
@@ -26,6 +28,10 @@ pub use frame::{
 pub use messages::{
     crossing_structure, read_crossing, read_summary, read_zone, summary_structure, zone_structure, CrossingMessage,
     Summary, ZoneMessage, CROSSING_MESSAGE, SUMMARY_MESSAGE, ZONE_MESSAGE,
+};
+pub use source::{
+    read_source, read_source_stats, source_stats_structure, source_structure, Retry, SourceMessage, SourceState,
+    SourceStats, SOURCE_MESSAGE, SOURCE_STATS,
 };
 
 use gst::glib::translate::ToGlibPtr;

@@ -206,7 +206,8 @@ fn ready_only_properties_are_refused_while_playing() {
     init();
     let pipeline = gst::parse::launch(
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! yolodetect ! mottracker ! platedetect ! \
-         plateocr ! linecounter lines=l:0,0.5,1,0.5 ! trafficpublish location=/dev/null ! overlay ! fakesink",
+         plateocr ! linecounter lines=l:0,0.5,1,0.5 ! trafficpublish location=/dev/null ! overlay ! fakesink \
+         trafficsrc uri=rtsp://127.0.0.1:1/no-camera retry-initial-ms=60000 ! fakesink",
     )
     .expect("launch");
     let bus = pipeline.bus().unwrap();
@@ -237,7 +238,7 @@ fn ready_only_properties_are_refused_while_playing() {
             tried += 1;
         }
     }
-    assert!(tried >= 20, "only {tried} properties tried");
+    assert!(tried >= 27, "only {tried} properties tried");
     let warnings = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning])).count();
     assert_eq!(warnings, tried, "one warning for each refused property");
     pipeline.set_state(gst::State::Null).unwrap();

@@ -73,8 +73,8 @@ fn wait_on_bus(bus: &gst::Bus, timeout: Duration, what: &str, mut done: impl FnM
 
 /// The `state` of a `traffic-source` message.
 fn source_state(msg: Option<&gst::Message>) -> Option<String> {
-    let s = msg?.structure().filter(|s| s.name() == "traffic-source")?;
-    s.get::<String>("state").ok()
+    let m = traffic_meta::read_source(msg?.structure()?)?;
+    Some(m.state.as_str().to_string())
 }
 
 fn total(seen: &Mutex<Seen>) -> u64 {

@@ -9,78 +9,10 @@
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use traffic_meta::SourceState;
+
 use super::imp::{TrafficSrc, CAT};
-
-/// What downstream has been told so far, and the segment of the decoder now feeding it.
-#[derive(Debug, Default)]
-pub(super) struct Forwarding {
-    /// The segment of the current decoder, to turn its timestamps into running time.
-    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
-    sent_stream_start: bool,
-    sent_segment: bool,
-}
-
-/// What becomes of a live decoder's event.
-#[derive(Debug)]
-pub(super) enum Verdict {
-    Pass,
-    Replace(gst::Event),
-    Hold,
-    /// The decoder's stream ended: for the supervisor to decide.
-    EndOfStream,
-}
-
-impl Forwarding {
-    /// Whether downstream was told a stream began (by a decoder or by the element).
-    pub(super) fn started(&self) -> bool {
-        self.sent_stream_start
-    }
-
-    /// A new decoder is coming: its timestamps follow its own segment, once that arrives.
-    pub(super) fn new_decoder(&mut self) {
-        self.segment = None;
-    }
-
-    pub(super) fn event(&mut self, event: &gst::Event) -> Verdict {
-        match event.view() {
-            gst::EventView::StreamStart(_) if self.sent_stream_start => Verdict::Hold,
-            gst::EventView::StreamStart(_) => {
-                self.sent_stream_start = true;
-                Verdict::Pass
-            }
-            gst::EventView::Segment(e) => match e.segment().downcast_ref::<gst::ClockTime>() {
-                Some(segment) => {
-                    self.segment = Some(segment.clone());
-                    if self.sent_segment {
-                        Verdict::Hold
-                    } else {
-                        self.sent_segment = true;
-                        let identity = gst::FormattedSegment::<gst::ClockTime>::new();
-                        Verdict::Replace(gst::event::Segment::new(&identity))
-                    }
-                }
-                None => Verdict::Pass,
-            },
-            // A flush would make mottracker forget its tracks.
-            gst::EventView::FlushStart(_) | gst::EventView::FlushStop(_) => Verdict::Hold,
-            gst::EventView::Eos(_) => Verdict::EndOfStream,
-            _ => Verdict::Pass,
-        }
-    }
-
-    /// Sets a buffer's timestamps to running time; false when it falls outside the segment.
-    pub(super) fn to_running_time(&self, buffer: &mut gst::Buffer) -> bool {
-        let (Some(segment), Some(pts)) = (self.segment.as_ref(), buffer.pts()) else { return true };
-        let Some(running) = segment.to_running_time(pts) else { return false };
-        if running != pts {
-            let dts = buffer.dts().and_then(|d| segment.to_running_time(d));
-            let b = buffer.make_mut();
-            b.set_pts(running);
-            b.set_dts(dts);
-        }
-        true
-    }
-}
+use super::state::Verdict;
 
 impl TrafficSrc {
     /// Watches what the decoders send into `videoconvert`, and counts what the queue drops.
@@ -163,11 +95,11 @@ impl TrafficSrc {
             Some(gst::PadProbeData::Buffer(buffer)) => {
                 let connected = st.on_buffer();
                 let keep = !st.live || st.forwarding.to_running_time(buffer);
-                let message = connected.map(|attempts| self.source_message(&st, "connected", attempts, None));
+                let message = connected.map(|attempts| st.source_message(SourceState::Connected, attempts, None));
                 drop(st);
                 if let Some(m) = message {
                     gst::info!(CAT, imp = self, "connected to {}", self.state().uri());
-                    let _ = self.obj().post_message(m);
+                    self.post_source_message(m);
                 }
                 if keep {
                     Ok
@@ -193,81 +125,5 @@ impl TrafficSrc {
             },
             _ => Ok,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segment(start_s: u64) -> gst::FormattedSegment<gst::ClockTime> {
-        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-        segment.set_start(gst::ClockTime::from_seconds(start_s));
-        segment.set_time(gst::ClockTime::from_seconds(start_s));
-        segment
-    }
-
-    fn buffer(pts_ms: u64) -> gst::Buffer {
-        let mut buffer = gst::Buffer::new();
-        let b = buffer.get_mut().unwrap();
-        b.set_pts(gst::ClockTime::from_mseconds(pts_ms));
-        b.set_dts(gst::ClockTime::from_mseconds(pts_ms.saturating_sub(40)));
-        buffer
-    }
-
-    #[test]
-    fn one_stream_start_and_one_identity_segment_for_any_number_of_decoders() {
-        gst::init().unwrap();
-        let mut forwarding = Forwarding::default();
-        for decoder in 0..3 {
-            forwarding.new_decoder();
-            let start = forwarding.event(&gst::event::StreamStart::new(&format!("decoder{decoder}")));
-            let segment = forwarding.event(&gst::event::Segment::new(&segment(10 * decoder)));
-            if decoder == 0 {
-                assert!(matches!(start, Verdict::Pass));
-                let Verdict::Replace(e) = segment else { panic!("the first segment is replaced: {segment:?}") };
-                let gst::EventView::Segment(s) = e.view() else { panic!("a segment event: {e:?}") };
-                assert_eq!(s.segment(), gst::FormattedSegment::<gst::ClockTime>::new().upcast_ref());
-            } else {
-                assert!(matches!(start, Verdict::Hold), "decoder {decoder}: {start:?}");
-                assert!(matches!(segment, Verdict::Hold), "decoder {decoder}: {segment:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn flushes_are_held_caps_pass_eos_goes_to_the_supervisor() {
-        gst::init().unwrap();
-        let mut forwarding = Forwarding::default();
-        assert!(matches!(forwarding.event(&gst::event::FlushStart::new()), Verdict::Hold));
-        assert!(matches!(forwarding.event(&gst::event::FlushStop::new(true)), Verdict::Hold));
-        let caps = gst::Caps::builder("video/x-raw").field("width", 640i32).build();
-        assert!(matches!(forwarding.event(&gst::event::Caps::new(&caps)), Verdict::Pass));
-        assert!(matches!(forwarding.event(&gst::event::Eos::new()), Verdict::EndOfStream));
-    }
-
-    #[test]
-    fn buffers_leave_in_the_running_time_of_their_decoder() {
-        gst::init().unwrap();
-        let mut forwarding = Forwarding::default();
-        // Before any segment: as they come.
-        let mut b = buffer(12_000);
-        assert!(forwarding.to_running_time(&mut b));
-        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(12_000)));
-
-        forwarding.event(&gst::event::Segment::new(&segment(10)));
-        let mut b = buffer(12_000);
-        assert!(forwarding.to_running_time(&mut b));
-        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(2_000)));
-        assert_eq!(b.dts(), Some(gst::ClockTime::from_mseconds(1_960)));
-        // Before the segment's start: not shown.
-        assert!(!forwarding.to_running_time(&mut buffer(9_000)));
-
-        // The next decoder's segment, held back from downstream, still re-bases its buffers.
-        forwarding.new_decoder();
-        forwarding.event(&gst::event::Segment::new(&segment(30)));
-        let mut b = buffer(30_500);
-        assert!(forwarding.to_running_time(&mut b));
-        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(500)));
     }
 }

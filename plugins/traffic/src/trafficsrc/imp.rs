@@ -1,6 +1,6 @@
 //! The `trafficsrc` bin: `uridecodebin ! videoconvert ! queue` behind an always src pad; the
 //! element's properties and state changes. The reconnecting of live sources is in
-//! `supervisor`, what downstream sees of them in `forward`.
+//! `supervisor`, what downstream sees of them in `forward`, the state they share in `state`.
 //!
 //! `uridecodebin` (decodebin2), not `uridecodebin3`: on GStreamer 1.22 it is the long-proven
 //! path for `rtspsrc` (as DeepStream's `nvurisrcbin` uses it), it exposes each decoded stream
@@ -25,7 +25,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::supervisor::{State, Supervisor};
+use super::state::{Settings, State, Supervisor};
 use crate::lock;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -36,31 +36,6 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 /// source reports itself live (its first connection may already fail, a camera be unplugged).
 const LIVE_SCHEMES: [&str; 11] =
     ["rtsp", "rtsps", "rtspt", "rtspu", "rtsph", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2"];
-
-#[derive(Clone, Debug)]
-pub(super) struct Settings {
-    pub(super) uri: Option<String>,
-    pub(super) latency_ms: u32,
-    pub(super) retry_initial_ms: u32,
-    pub(super) retry_max_ms: u32,
-    pub(super) retry_timeout_ms: u32,
-    pub(super) stall_timeout_ms: u32,
-    pub(super) max_size_buffers: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            uri: None,
-            latency_ms: 200,
-            retry_initial_ms: 500,
-            retry_max_ms: 10_000,
-            retry_timeout_ms: 0,
-            stall_timeout_ms: 5_000,
-            max_size_buffers: 2,
-        }
-    }
-}
 
 /// The permanent tail of the bin.
 pub(super) struct Chain {
@@ -82,6 +57,11 @@ pub struct TrafficSrc {
 impl TrafficSrc {
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.supervisor.state()
+    }
+
+    /// Posts a `traffic-source` message (built by `State::source_message`).
+    pub(super) fn post_source_message(&self, message: gst::Structure) {
+        let _ = self.obj().post_message(gst::message::Element::builder(message).src(&*self.obj()).build());
     }
 
     fn build_chain(&self) -> Result<Chain, glib::BoolError> {
@@ -265,6 +245,10 @@ impl ObjectImpl for TrafficSrc {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        // Read once at start: a later change would silently do nothing.
+        if !crate::settable(self.obj().upcast_ref(), *CAT, pspec) {
+            return;
+        }
         let mut s = lock(&self.settings);
         let uint = || value.get::<u32>().unwrap_or_default();
         match pspec.name() {
@@ -365,7 +349,7 @@ impl ElementImpl for TrafficSrc {
                     self.set_leaky(true);
                 }
                 if self.state().live {
-                    self.supervisor.start(&self.obj());
+                    self.start_supervisor();
                     // The tail is active now: the first decoder can start (already started
                     // by the bin when it was found live).
                     self.drive_decoder(gst::State::Paused);

@@ -8,6 +8,7 @@ use gst::prelude::*;
 mod backoff;
 mod forward;
 mod imp;
+mod state;
 mod supervisor;
 
 glib::wrapper! {
