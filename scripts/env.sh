@@ -16,8 +16,9 @@ else
 fi
 _traffic_root="$(cd "$(dirname "$_traffic_src")/.." && pwd)"
 
+# The plugin loads the ONNX Runtime library from this folder too (`ORT_DYLIB_PATH` overrides
+# it); its file name is known in one place, traffic-vision's `runtime::ORT_LIBRARY`.
 export TRAFFIC_WEIGHTS_DIR="$_traffic_root/weights"
-export ORT_DYLIB_PATH="$_traffic_root/weights/libonnxruntime.so.1.32.0"
 
 case "${TRAFFIC_PROFILE:-release}" in
     debug) _traffic_plugin_dir="$_traffic_root/target/debug";   _traffic_build="cargo build" ;;
@@ -38,7 +39,8 @@ _traffic_p="${_traffic_p#:}"
 _traffic_p="${_traffic_p%:}"
 export GST_PLUGIN_PATH="$_traffic_plugin_dir${_traffic_p:+:$_traffic_p}"
 
-[ -f "$ORT_DYLIB_PATH" ] || echo "env.sh: $ORT_DYLIB_PATH missing; run scripts/setup.sh" >&2
+compgen -G "$TRAFFIC_WEIGHTS_DIR/libonnxruntime.so.*" >/dev/null \
+    || echo "env.sh: the ONNX Runtime library is missing from $TRAFFIC_WEIGHTS_DIR; run scripts/setup.sh" >&2
 [ -f "$_traffic_plugin_dir/libgsttraffic.so" ] \
     || echo "env.sh: $_traffic_plugin_dir/libgsttraffic.so not built yet ($_traffic_build)" >&2
 

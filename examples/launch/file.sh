@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=scripts/env.sh
-source "$ROOT/scripts/env.sh"   # GST_PLUGIN_PATH, ORT_DYLIB_PATH, TRAFFIC_WEIGHTS_DIR
+source "$ROOT/scripts/env.sh"   # GST_PLUGIN_PATH, TRAFFIC_WEIGHTS_DIR
 VIDEO="${1:-$ROOT/../shared/data/videos/ahmetozlu_residential_street.mp4}"
 OUT="${2:-$ROOT/out}"
 mkdir -p "$OUT"
