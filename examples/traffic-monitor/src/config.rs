@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use traffic_vision::counting::LineSpec;
 use traffic_vision::counting::zones::ZoneSpec;
+use traffic_vision::counting::LineSpec;
 use traffic_vision::VisionError;
 
 use crate::cli::Args;
