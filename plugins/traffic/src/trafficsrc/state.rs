@@ -42,31 +42,6 @@ fn millis(ms: u32) -> Duration {
     Duration::from_millis(ms.into())
 }
 
-/// Where the source stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Link {
-    Idle,
-    /// A decoder is being set up; no buffer from it yet.
-    Connecting,
-    Connected,
-    /// The source was lost; a new decoder comes at `rebuild_at`.
-    Waiting,
-    /// `retry-timeout` ran out; an error was posted.
-    Failed,
-}
-
-impl Link {
-    fn state(self) -> SourceState {
-        match self {
-            Link::Idle => SourceState::Idle,
-            Link::Connecting => SourceState::Connecting,
-            Link::Connected => SourceState::Connected,
-            Link::Waiting => SourceState::Reconnecting,
-            Link::Failed => SourceState::Failed,
-        }
-    }
-}
-
 /// A source just lost: what the `traffic-source` message tells.
 pub(super) struct Lost {
     pub(super) attempt: u32,
@@ -88,7 +63,8 @@ pub(super) struct State {
     pub(super) eos: bool,
     /// The supervisor thread should exit.
     pub(super) stop: bool,
-    pub(super) link: Link,
+    /// Where the source stands; a new decoder comes at `rebuild_at` while `Reconnecting`.
+    pub(super) link: SourceState,
     pub(super) decoder: Option<gst::Element>,
     /// Decoders to take down on the supervisor thread (never on a streaming thread).
     pub(super) retired: Vec<gst::Element>,
@@ -118,7 +94,7 @@ impl State {
             began_stream: false,
             eos: false,
             stop: false,
-            link: Link::Idle,
+            link: SourceState::Idle,
             decoder: None,
             retired: Vec::new(),
             generation: 0,
@@ -142,7 +118,8 @@ impl State {
     /// Retires the decoder of a live source and schedules the next attempt; None where there
     /// is nothing to rebuild (not live, ending, already waiting, or given up).
     pub(super) fn lose(&mut self, reason: &str) -> Option<Lost> {
-        if !self.live || self.eos || self.stop || !matches!(self.link, Link::Connecting | Link::Connected) {
+        if !self.live || self.eos || self.stop || !matches!(self.link, SourceState::Connecting | SourceState::Connected)
+        {
             return None;
         }
         self.retired.extend(self.decoder.take());
@@ -152,7 +129,7 @@ impl State {
         let s = &self.settings;
         let delay = retry_delay(millis(s.retry_initial_ms), millis(s.retry_max_ms), self.attempt);
         self.rebuild_at = Some(now + delay);
-        self.link = Link::Waiting;
+        self.link = SourceState::Reconnecting;
         self.last_error = Some(reason.to_string());
         Some(Lost { attempt: self.attempt, delay, reason: reason.to_string() })
     }
@@ -161,7 +138,7 @@ impl State {
     pub(super) fn on_buffer(&mut self) -> Option<u32> {
         self.buffers += 1;
         self.activity = Instant::now();
-        if self.link != Link::Connecting {
+        if self.link != SourceState::Connecting {
             return None;
         }
         let attempts = self.attempt;
@@ -169,7 +146,7 @@ impl State {
             self.reconnects += 1;
         }
         self.ever_connected = true;
-        self.link = Link::Connected;
+        self.link = SourceState::Connected;
         self.attempt = 0;
         self.lost_at = None;
         Some(attempts)
@@ -178,26 +155,32 @@ impl State {
     /// A live source lost before it ever began the stream downstream: the sinks wait for a
     /// first frame (preroll) that may not come for a long time.
     pub(super) fn should_begin_stream(&self) -> bool {
-        self.live && !self.eos && self.link == Link::Waiting && !self.began_stream && !self.forwarding.started()
+        self.live
+            && !self.eos
+            && self.link == SourceState::Reconnecting
+            && !self.began_stream
+            && !self.forwarding.started()
     }
 
     /// When the source has been silent for `stall-timeout` while playing.
     pub(super) fn stall_deadline(&self) -> Option<Instant> {
-        let watching =
-            self.live && self.playing && !self.eos && matches!(self.link, Link::Connecting | Link::Connected);
+        let watching = self.live
+            && self.playing
+            && !self.eos
+            && matches!(self.link, SourceState::Connecting | SourceState::Connected);
         (watching && self.settings.stall_timeout_ms > 0).then(|| self.activity + millis(self.settings.stall_timeout_ms))
     }
 
     /// When to give up on a lost source.
     pub(super) fn give_up_deadline(&self) -> Option<Instant> {
         let limit = self.settings.retry_timeout_ms;
-        self.lost_at.filter(|_| limit > 0 && self.link != Link::Failed).map(|t| t + millis(limit))
+        self.lost_at.filter(|_| limit > 0 && self.link != SourceState::Failed).map(|t| t + millis(limit))
     }
 
     pub(super) fn stats(&self) -> gst::Structure {
         traffic_meta::source_stats_structure(&SourceStats {
             uri: self.uri().to_string(),
-            state: self.link.state(),
+            state: self.link,
             live: self.live,
             buffers: self.buffers,
             dropped: self.dropped,
@@ -348,7 +331,7 @@ mod tests {
 
     fn live(settings: Settings) -> State {
         let mut st = State::new(Settings { uri: Some("rtsp://camera/stream".into()), ..settings }, true);
-        st.link = Link::Connecting;
+        st.link = SourceState::Connecting;
         st
     }
 
@@ -359,11 +342,11 @@ mod tests {
         let mut delays = Vec::new();
         for _ in 0..4 {
             let lost = st.lose("gone").expect("a connected live source is lost");
-            assert_eq!(st.link, Link::Waiting);
+            assert_eq!(st.link, SourceState::Reconnecting);
             assert!(st.lose("gone again").is_none(), "a source already waiting is not lost twice");
             delays.push(lost.delay.as_millis());
             // The supervisor builds a new decoder; it fails too.
-            st.link = Link::Connecting;
+            st.link = SourceState::Connecting;
         }
         assert_eq!(delays, [500, 1000, 2000, 2000]);
         assert_eq!(st.on_buffer(), Some(4), "connected after four attempts");
@@ -374,12 +357,12 @@ mod tests {
     #[test]
     fn files_and_ending_streams_are_not_rebuilt() {
         let mut file = State::new(Settings::default(), false);
-        file.link = Link::Connected;
+        file.link = SourceState::Connected;
         assert!(file.lose("end of stream").is_none());
         let mut ending = live(Settings::default());
         ending.eos = true;
         assert!(ending.lose("end of stream").is_none());
-        assert_eq!(ending.link, Link::Connecting);
+        assert_eq!(ending.link, SourceState::Connecting);
     }
 
     #[test]
@@ -388,10 +371,10 @@ mod tests {
         assert_eq!(st.give_up_deadline(), None);
         st.lose("gone");
         let first = st.lost_at.expect("lost");
-        st.link = Link::Connecting;
+        st.link = SourceState::Connecting;
         st.lose("still gone");
         assert_eq!(st.give_up_deadline(), Some(first + Duration::from_secs(3)));
-        st.link = Link::Failed;
+        st.link = SourceState::Failed;
         assert_eq!(st.give_up_deadline(), None, "given up once");
 
         let mut forever = live(Settings { retry_timeout_ms: 0, ..Settings::default() });
@@ -421,7 +404,7 @@ mod tests {
         assert!(!began.should_begin_stream());
 
         let mut file = State::new(Settings::default(), false);
-        file.link = Link::Waiting;
+        file.link = SourceState::Reconnecting;
         assert!(!file.should_begin_stream());
     }
 
@@ -435,7 +418,7 @@ mod tests {
         assert_eq!(st.stall_deadline(), Some(st.activity + Duration::from_millis(1_500)), "a buffer resets it");
         st.lose("gone");
         assert_eq!(st.stall_deadline(), None, "waiting for the rebuild");
-        st.link = Link::Connected;
+        st.link = SourceState::Connected;
         st.settings.stall_timeout_ms = 0;
         assert_eq!(st.stall_deadline(), None, "switched off");
     }

@@ -13,7 +13,7 @@ use gst::subclass::prelude::*;
 use traffic_meta::SourceState;
 
 use super::imp::{TrafficSrc, CAT};
-use super::state::{Control, Link, Lost};
+use super::state::{Control, Lost};
 use crate::lock;
 
 impl TrafficSrc {
@@ -56,7 +56,7 @@ impl TrafficSrc {
         let target = {
             let mut st = self.state();
             st.decoder = Some(decoder.clone());
-            st.link = Link::Connecting;
+            st.link = SourceState::Connecting;
             st.activity = Instant::now();
             st.forwarding.new_decoder();
             st.target
@@ -176,7 +176,7 @@ impl TrafficSrc {
             let mut st = self.state();
             let mut all = std::mem::take(&mut st.retired);
             all.extend(st.decoder.take());
-            st.link = Link::Idle;
+            st.link = SourceState::Idle;
             all
         };
         self.take_down(decoders);
@@ -206,7 +206,7 @@ fn supervise(control: &Control, element: &glib::WeakRef<super::TrafficSrc>) {
                 obj.imp().take_down(retired);
             }
         } else if st.give_up_deadline().is_some_and(|t| now >= t) {
-            st.link = Link::Failed;
+            st.link = SourceState::Failed;
             st.rebuild_at = None;
             let decoder = st.decoder.take();
             st.retired.extend(decoder);
@@ -227,7 +227,7 @@ fn supervise(control: &Control, element: &glib::WeakRef<super::TrafficSrc>) {
             if let Some(obj) = element.upgrade() {
                 obj.imp().begin_stream(true);
             }
-        } else if st.link == Link::Waiting && !st.eos && st.rebuild_at.is_some_and(|t| now >= t) {
+        } else if st.link == SourceState::Reconnecting && !st.eos && st.rebuild_at.is_some_and(|t| now >= t) {
             st.rebuild_at = None;
             let attempt = st.attempt;
             drop(st);
