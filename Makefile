@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DEMO_VIDEO ?= ../shared/data/videos/ahmetozlu_residential_street.mp4
 
-.PHONY: setup build demo test bench soak eval-detect clean
+.PHONY: setup build demo test bench soak eval-detect train clean
 
 setup:
 	scripts/setup.sh
@@ -32,6 +32,11 @@ soak: build
 
 eval-detect: build
 	scripts/eval detect ../shared/data/ngsim_us101_coco/sequence1/images ../shared/data/ngsim_us101_coco/sequence1/GT.json
+
+# Not part of `test`: fine-tune yolov8n for traffic cameras on the CPU (hours, in the background;
+# rerun to resume, and to convert once finished). weights/README.md, "yolov8n-traffic".
+train: setup
+	scripts/train/train.sh
 
 clean:
 	$(CARGO) clean

@@ -105,4 +105,33 @@ for stem in yolov8n yolov8s-worldv2; do
         "$PYENV_PY" "$CONVERTER" "$pt" "$onnx" || { rm -f "$onnx"; die "conversion of $stem.pt failed"; }
     fi
 done
+# 4. The plate detector cut below its baked 640x640 head (scripts/yolo_raw_head.py): dynamic batch,
+# height and width, so that platedetect searches each vehicle at its own size. The cut is
+# byte-reproducible, so the result is checked against models.sha256 like the extracted files.
+raw_plate="$WEIGHTS/platedet_raw.onnx"
+want="$(expected_sum platedet_raw.onnx)"
+[ -n "$want" ] || die "platedet_raw.onnx is not listed in $SUMS"
+if [ ! -f "$raw_plate" ] || [ "$(sha256sum "$raw_plate" | cut -d' ' -f1)" != "$want" ]; then
+    [ -x "$PYENV_PY" ] || die "$PYENV_PY missing; run scripts/setup.sh first"
+    echo "fetch_models: cutting platedet.onnx -> platedet_raw.onnx"
+    "$PYENV_PY" "$ROOT/scripts/yolo_raw_head.py" "$WEIGHTS/platedet.onnx" "$raw_plate" \
+        || { rm -f "$raw_plate"; die "cutting platedet.onnx failed"; }
+    got="$(sha256sum "$raw_plate" | cut -d' ' -f1)"
+    [ "$got" = "$want" ] || { rm -f "$raw_plate"; die "sha256 mismatch for platedet_raw.onnx: got $got, want $want (onnx/numpy not the pinned versions?)"; }
+fi
+# 5. yolov8n-int8.onnx: yolov8n.onnx quantized to int8 QDQ, calibrated on frames of the shared
+# videos (weights/README.md); remade when older than yolov8n.onnx or the quantizer. Optional:
+# without the shared videos it is left out with a warning.
+QUANTIZER="$ROOT/scripts/yolo_quantize.py"
+VIDEOS="$ROOT/../shared/data/videos"
+int8="$WEIGHTS/yolov8n-int8.onnx"
+if [ ! -f "$int8" ] || [ "$WEIGHTS/yolov8n.onnx" -nt "$int8" ] || [ "$QUANTIZER" -nt "$int8" ]; then
+    if [ -d "$VIDEOS" ]; then
+        echo "fetch_models: quantizing yolov8n.onnx -> yolov8n-int8.onnx (about 2 min)"
+        "$PYENV_PY" "$QUANTIZER" "$WEIGHTS/yolov8n.onnx" "$int8" \
+            || { rm -f "$int8"; die "quantization of yolov8n.onnx failed"; }
+    else
+        echo "fetch_models: warning: $VIDEOS not found; yolov8n-int8.onnx not made (its calibration frames)" >&2
+    fi
+fi
 echo "fetch_models: weights ready in $WEIGHTS"

@@ -7,12 +7,13 @@ APT_PACKAGES="build-essential pkg-config python3-venv curl ca-certificates unzip
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp gstreamer1.0-plugins-base-apps \
-libgstrtspserver-1.0-dev redis-server \
+libgstrtspserver-1.0-dev redis-server chromium mosquitto mosquitto-clients libssl-dev \
 python3-pip python3-gi python3-yaml gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0"
 
 # Python tools for scripts/yolo_pt2onnx.py (pinned so converted models are reproducible),
+# onnxruntime's quantization tools for scripts/yolo_quantize.py (the int8 yolov8n),
 # and redis for examples/redis-consumer.
-PYTOOLS="numpy==2.3.5 onnx==1.19.1 redis==8.1.0"
+PYTOOLS="numpy==2.3.5 onnx==1.19.1 onnxruntime==1.32.0 redis==8.1.0"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYENV="$ROOT/build/pyenv"

@@ -186,6 +186,8 @@ def object_json(roi, plates):
     if roi["track"]:
         track = roi["track"]
         out.update(track_id=track["id"], age=track["age"], predicted=track["predicted"], track_class=track["label"])
+        if track.get("speed_kmh") is not None:
+            out["speed_kmh"] = round_half_away(track["speed_kmh"], 3)
     plate = next((p for p in plates if p["parent_id"] == roi["roi_id"]), None)
     if plate is not None:
         out["plate"] = plate_json(plate)
@@ -207,7 +209,13 @@ def counts_json(buffer):
     for line in counts.get("lines") or []:
         per_class = totals.setdefault(line["name"], {})
         for total in line.get("totals") or []:
-            per_class.setdefault(total["class"], {})[total["direction"]] = total["count"]
+            # Both of the line's directions under each class, 0 where it did not cross that way.
+            directions = per_class.setdefault(total["class"], {line["in"]: 0, line["out"]: 0})
+            directions[total["direction"]] = directions.get(total["direction"], 0) + total["count"]
+
+    def rounded(c, name):
+        return round_half_away(c[name], 3) if c.get(name) is not None else None
+
     return {
         "crossings": [
             {
@@ -216,6 +224,9 @@ def counts_json(buffer):
                 "track_id": c["track_id"],
                 "class": c["class"],
                 "plate": c["plate"] or None,
+                "speed_kmh": rounded(c, "speed_kmh"),
+                "headway_s": rounded(c, "headway_s"),
+                "wrong_way": bool(c.get("wrong_way", False)),
             }
             for c in crossings
         ],

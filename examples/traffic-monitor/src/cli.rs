@@ -1,94 +1,116 @@
-//! Command-line arguments, parsed by hand: a few flags do not justify an argument-parsing crate.
+//! The command line: one camera (`traffic-monitor INPUT [OPTIONS]`) or a fleet
+//! (`traffic-monitor serve --config FILE`). clap exits with 2 on a usage error, 0 after
+//! `--help` and `--version`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
-Usage: traffic-monitor <INPUT> [OPTIONS]
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
-Detects, tracks and counts vehicles and reads their plates; writes an annotated MP4, events as
-JSON lines, summary.json and a counts-over-time chart (chart.png). Ctrl-C stops cleanly.
+/// Detects, tracks and counts vehicles and reads their plates; writes an annotated MP4, events
+/// as JSON lines, summary.json and a counts-over-time chart (chart.png). Ctrl-C stops cleanly.
+#[derive(Debug, Parser)]
+#[command(
+    name = "traffic-monitor",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "INPUT: a video file, a URI (file://, rtsp://, http://, ...) or a V4L2 device (/dev/video0)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    run: Option<Args>,
+}
 
-INPUT: a video file, a URI (file://, rtsp://, http://, ...) or a V4L2 device (/dev/video0).
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Runs every [[camera]] of the config in one process, with an HTTP API, Prometheus metrics
+    /// and a dashboard.
+    Serve(ServeArgs),
+}
 
-Options:
-  -c, --config FILE    TOML configuration (see traffic.example.toml)
-  -o, --out DIR        output folder (default out/traffic-monitor)
-  -l, --lines SPEC     counting lines 'name:x1,y1,x2,y2[:in/out];...' (fractions of the frame or pixels)
-  -i, --interval N     run the detector on every Nth frame (the tracker predicts in between)
-      --no-plates      skip plate detection and reading
-      --no-mp4         do not write the annotated MP4
-      --display        show the annotated video in a window
-  -v, --verbose        more log output (-vv: trace); RUST_LOG overrides it
-  -h, --help           this text
-  -V, --version        the version
-";
-
-/// What the command line asks for; `None` leaves the config file's (or the default) value.
-#[derive(Debug, Default, PartialEq)]
+/// One camera: what the command line asks for; `None` leaves the config file's (or the
+/// default) value.
+#[derive(Debug, Default, PartialEq, clap::Args)]
 pub struct Args {
+    /// A video file, a URI or a V4L2 device.
+    #[arg(value_name = "INPUT", required = true)]
     pub input: String,
+    /// TOML configuration (see traffic.example.toml).
+    #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Output folder (default out/traffic-monitor).
+    #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Counting lines 'name:x1,y1,x2,y2[:in/out];...' (fractions of the frame or pixels).
+    #[arg(short, long, value_name = "SPEC")]
     pub lines: Option<String>,
+    /// Run the detector on every Nth frame (the tracker predicts in between).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub interval: Option<u32>,
+    /// Skip plate detection and reading.
+    #[arg(long)]
     pub no_plates: bool,
+    /// Do not write the annotated MP4.
+    #[arg(long)]
     pub no_mp4: bool,
+    /// Show the annotated video in a window.
+    #[arg(long)]
     pub display: bool,
+    /// More log output (-vv: trace); RUST_LOG overrides it.
+    #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
 }
 
-/// The outcome of parsing: a run, or a request for help/version text.
+/// The fleet service.
+#[derive(Debug, PartialEq, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration with one [[camera]] table per camera.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Address the HTTP API and dashboard listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// More log output (-vv: trace); RUST_LOG overrides it.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// What to run.
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Run(Args),
-    Help,
-    Version,
+    Serve(ServeArgs),
 }
 
-/// Parses the arguments after the program name; errors are one line, for the user.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let mut parsed = Args::default();
-    let mut input = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        // `--flag=value` and `--flag value` both work.
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value =
-            |name: &str| inline_value.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "-c" | "--config" => parsed.config = Some(value(&flag)?.into()),
-            "-o" | "--out" => parsed.out = Some(value(&flag)?.into()),
-            "-l" | "--lines" => parsed.lines = Some(value(&flag)?),
-            "-i" | "--interval" => {
-                let v = value(&flag)?;
-                let n = v.parse::<u32>().ok().filter(|n| *n >= 1);
-                parsed.interval = Some(n.ok_or_else(|| format!("{flag}: '{v}' is not a whole number >= 1"))?);
-            }
-            "--no-plates" => parsed.no_plates = true,
-            "--no-mp4" => parsed.no_mp4 = true,
-            "--display" => parsed.display = true,
-            "-v" | "--verbose" => parsed.verbose += 1,
-            "-vv" => parsed.verbose += 2,
-            f if f.starts_with('-') && f.len() > 1 => return Err(format!("unknown option '{f}' (see --help)")),
-            _ if input.is_none() => input = Some(arg),
-            _ => return Err(format!("unexpected argument '{arg}': one input only (see --help)")),
-        }
+/// Parses the arguments after the program name.
+pub fn try_parse(args: impl IntoIterator<Item = String>) -> Result<Command, clap::Error> {
+    let program = std::iter::once("traffic-monitor".to_string());
+    let cli = Cli::try_parse_from(program.chain(args))?;
+    match (cli.command, cli.run) {
+        (Some(Sub::Serve(serve)), _) => Ok(Command::Serve(serve)),
+        (None, Some(run)) => Ok(Command::Run(run)),
+        (None, None) => Err(Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, "no input given")),
     }
-    parsed.input = input.ok_or("no input given (see --help)")?;
-    Ok(Command::Run(parsed))
+}
+
+/// Parses the process's arguments; prints help, the version or a usage error and exits.
+pub fn parse() -> Command {
+    try_parse(std::env::args().skip(1)).unwrap_or_else(|e| e.exit())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        try_parse(args.iter().map(|s| s.to_string()))
+    }
+
     fn run(args: &[&str]) -> Result<Args, String> {
-        match parse(args.iter().map(|s| s.to_string()))? {
+        match parse(args).map_err(|e| e.to_string())? {
             Command::Run(a) => Ok(a),
             other => Err(format!("{other:?}")),
         }
@@ -105,15 +127,33 @@ mod tests {
         assert!(a.no_plates && !a.display && !a.no_mp4);
         assert_eq!(a.verbose, 2);
         assert_eq!(run(&["--lines", "a:0,0.5,1,0.5", "rtsp://cam/1"]).unwrap().lines.as_deref(), Some("a:0,0.5,1,0.5"));
+        assert_eq!(run(&["-vv", "a.mp4"]).unwrap().verbose, 2);
+    }
+
+    #[test]
+    fn serve_takes_a_config_and_an_address() {
+        let Command::Serve(s) = parse(&["serve", "--config", "fleet.toml"]).unwrap() else { panic!("not serve") };
+        assert_eq!(s.config, PathBuf::from("fleet.toml"));
+        assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
+        let Command::Serve(s) = parse(&["serve", "-c", "f.toml", "--listen", "0.0.0.0:9000"]).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(s.listen.port(), 9000);
+        assert!(parse(&["serve"]).unwrap_err().to_string().contains("--config"));
+        assert!(parse(&["serve", "-c", "f.toml", "--listen", "nowhere"]).unwrap_err().to_string().contains("nowhere"));
     }
 
     #[test]
     fn mistakes_are_explained() {
-        assert!(run(&[]).unwrap_err().contains("no input"));
-        assert!(run(&["a.mp4", "b.mp4"]).unwrap_err().contains("one input"));
+        assert!(run(&[]).unwrap_err().contains("<INPUT>"));
+        assert!(run(&["a.mp4", "b.mp4"]).unwrap_err().contains("b.mp4"));
         assert!(run(&["a.mp4", "--bogus"]).unwrap_err().contains("--bogus"));
         assert!(run(&["a.mp4", "--interval", "0"]).unwrap_err().contains("'0'"));
-        assert!(run(&["a.mp4", "--out"]).unwrap_err().contains("needs a value"));
-        assert_eq!(parse(["-h".to_string()]), Ok(Command::Help));
+        assert!(run(&["a.mp4", "--out"]).unwrap_err().contains("--out"));
+        for e in [parse(&[]).unwrap_err(), parse(&["a.mp4", "--bogus"]).unwrap_err()] {
+            assert_eq!(e.exit_code(), 2, "{e}");
+        }
+        assert_eq!(parse(&["-h"]).unwrap_err().kind(), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(parse(&["-V"]).unwrap_err().kind(), clap::error::ErrorKind::DisplayVersion);
     }
 }

@@ -5,7 +5,8 @@
 //! `[detector]` yolodetect, `[tracker]` mottracker, `[plates]` platedetect (plus `enabled`),
 //! `[ocr]` plateocr, `[counting]` linecounter, `[overlay]` overlay, `[publish]` trafficpublish,
 //! `[source]` trafficsrc (plus `uri`, `live`, `queue-size`). `[[line]]` and `[[zone]]` tables
-//! are linecounter's config-file schema, handed to it as they are.
+//! are linecounter's config-file schema, handed to it as they are; `[calibration]` (`image`,
+//! `world`: 4 points each) becomes linecounter's `calibration`, and `[counting] bin` its bins.
 //!
 //! Relative paths in a config file are relative to the file's folder, so a config and the
 //! models beside it work from any working directory. Files the run reads and the counting lines
@@ -14,6 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use traffic_vision::counting::bins::parse_duration;
+use traffic_vision::counting::calibration::CalibrationSpec;
 use traffic_vision::counting::zones::ZoneSpec;
 use traffic_vision::counting::LineSpec;
 use traffic_vision::VisionError;
@@ -47,9 +50,27 @@ pub struct Config {
     pub counting: toml::Table,
     pub line: Vec<toml::Table>,
     pub zone: Vec<toml::Table>,
+    pub calibration: Option<Calibration>,
     pub overlay: toml::Table,
     pub publish: toml::Table,
     pub output: Output,
+}
+
+/// The view's ground plane: 4 image points (fractions of the frame or pixels) in order around a
+/// quadrilateral on the road, and the same points on the ground in metres.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub image: Vec<f64>,
+    pub world: Vec<f64>,
+}
+
+impl Calibration {
+    /// As linecounter's `calibration` property: `u1,v1,...:X1,Y1,...`.
+    fn property(&self) -> String {
+        let join = |v: &[f64]| v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+        format!("{}:{}", join(&self.image), join(&self.world))
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -119,6 +140,10 @@ impl Config {
         let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let folder = std::fs::canonicalize(folder).map_err(|e| format!("config {}: {e}", path.display()))?;
         config.resolve_paths(&folder);
+        if let Some(calibration) = &config.calibration {
+            let spec = calibration.property();
+            config.counting.entry("calibration").or_insert(spec.into());
+        }
         // The default output folder is the working directory's; only one the file names is its.
         let raw: toml::Table = toml::from_str(&text).unwrap_or_default();
         if raw.get("output").and_then(|o| o.get("dir")).is_some() {
@@ -150,7 +175,7 @@ impl Config {
     }
 
     /// Makes the file settings relative to `folder` ("" is an element's default, "-" stdout).
-    fn resolve_paths(&mut self, folder: &Path) {
+    pub(crate) fn resolve_paths(&mut self, folder: &Path) {
         for (section, key, _) in PATH_KEYS {
             let Some(toml::Value::String(value)) = self.section_mut(section).and_then(|t| t.get_mut(key)) else {
                 continue;
@@ -186,6 +211,14 @@ impl Config {
         }
         if let Some(toml::Value::String(spec)) = self.counting.get("zones") {
             zones.extend(parse_entries(spec, "zone", ZoneSpec::parse).map_err(|e| format!("[counting] zones: {e}"))?);
+        }
+        if let Some(c) = &self.calibration {
+            CalibrationSpec::new(&c.image, &c.world).map_err(|e| format!("[calibration]: {}", reason(e)))?;
+        } else if let Some(toml::Value::String(spec)) = self.counting.get("calibration") {
+            CalibrationSpec::parse(spec).map_err(|e| format!("[counting] {}", reason(e)))?;
+        }
+        if let Some(toml::Value::String(bin)) = self.counting.get("bin") {
+            parse_duration(bin).map_err(|e| format!("[counting] {}", reason(e)))?;
         }
         for table in &self.line {
             lines.push(line_table(table).map_err(|e| format!("[[line]] {e}"))?);
@@ -344,7 +377,7 @@ fn table_points(table: &toml::Table, name: &str) -> Result<Vec<f64>, String> {
 }
 
 fn line_table(table: &toml::Table) -> Result<LineSpec, String> {
-    let name = table_name(table, &["name", "points", "in", "out"])?;
+    let name = table_name(table, &["name", "points", "in", "out", "allowed"])?;
     let coords = table_points(table, &name)?;
     let points: [f64; 4] = coords[..]
         .try_into()
@@ -355,7 +388,12 @@ fn line_table(table: &toml::Table) -> Result<LineSpec, String> {
         Some(other) => Err(format!("'{name}': {key} must be a string, not {}", other.type_str())),
     };
     // As linecounter builds a line from a file: from its parts.
-    LineSpec::new(&name, points, direction("in")?, direction("out")?).map_err(reason)
+    let line = LineSpec::new(&name, points, direction("in")?, direction("out")?).map_err(reason)?;
+    match table.get("allowed") {
+        None => Ok(line),
+        Some(toml::Value::String(d)) => line.only(d).map_err(reason),
+        Some(other) => Err(format!("'{name}': allowed must be a string, not {}", other.type_str())),
+    }
 }
 
 fn zone_table(table: &toml::Table) -> Result<ZoneSpec, String> {
@@ -524,6 +562,35 @@ mod tests {
             let err = check(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn calibration_bins_and_one_way_lines_are_checked_and_reach_linecounter() {
+        let line = "[[line]]\nname = \"ramp\"\npoints = [0, 0.5, 1, 0.5]\n";
+        check(&format!("[counting]\nbin = \"15m\"\n[calibration]\nimage = [0.42, 0.95, 0.90, 0.95, 0.49, 0.47, 0.335, 0.47]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n{line}allowed = \"in\"\n")).unwrap();
+        for (text, says) in [
+            (
+                "[calibration]\nimage = [0.1, 0.9, 0.9, 0.9, 0.1, 0.4, 0.9, 0.4]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n",
+                "[calibration]: calibration: image points: the quadrilateral crosses itself",
+            ),
+            ("[calibration]\nimage = [0.1, 0.9]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n", "4 image points"),
+            ("[counting]\ncalibration = \"1,2,3\"\n", "[counting] calibration '1,2,3'"),
+            ("[counting]\nbin = \"quarter\"\n", "[counting] bin 'quarter'"),
+            ("allowed = \"north\"\n", "'north' is neither 'in' nor 'out'"),
+        ] {
+            let err = check(&format!("{line}{text}")).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+        let dir = std::env::temp_dir().join(format!("traffic-monitor-calibration-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("traffic.toml");
+        std::fs::write(&path, format!("[calibration]\nimage = [0.42, 0.95, 0.9, 0.95, 0.49, 0.47, 0.335, 0.47]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n{line}")).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(
+            c.counting["calibration"].as_str(),
+            Some("0.42,0.95,0.9,0.95,0.49,0.47,0.335,0.47:0,0,4,0,4,14,0,14")
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! `traffic-monitor`: the ready application. Builds the whole pipeline for a file, camera or
 //! RTSP stream from a config file and flags, runs it with a progress display, and writes the
-//! annotated MP4, per-frame events, `summary.json` and a counts-over-time chart.
+//! annotated MP4, per-frame events, `summary.json` and a counts-over-time chart; or, with
+//! `serve`, a fleet of cameras in one process behind an HTTP API (see [`serve`]).
 
 mod chart;
 mod cli;
 mod config;
+mod counts_csv;
 mod monitor;
 mod observe;
 mod pipeline;
 mod props;
+mod serve;
 mod summary;
 
 use std::io::IsTerminal;
@@ -24,28 +27,20 @@ fn main() -> ExitCode {
     // Before anything else: a Ctrl-C in the first moments of a run must end it as cleanly as
     // a later one, not kill the process with its outputs half made.
     monitor::catch_signals();
-    let args = match cli::parse(std::env::args().skip(1)) {
-        Ok(cli::Command::Run(args)) => args,
-        Ok(cli::Command::Help) => {
-            print!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
+    let args = match cli::parse() {
+        cli::Command::Run(args) => args,
+        cli::Command::Serve(args) => {
+            init_logging(args.verbose);
+            return serve::main(&args);
         }
-        Ok(cli::Command::Version) => {
-            println!("traffic-monitor {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return fail(&e, USAGE_ERROR),
     };
     init_logging(args.verbose);
     let config = match config::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => return fail(&e, USAGE_ERROR),
     };
-    if let Err(e) = gst::init() {
-        return fail(&format!("cannot initialise GStreamer: {e}"), 1);
-    }
-    if let Err(e) = gsttraffic::plugin_register_static() {
-        return fail(&format!("cannot register the traffic elements: {e}"), 1);
+    if let Err(e) = init_gstreamer() {
+        return fail(&e, 1);
     }
     let built = match pipeline::build(&config) {
         Ok(b) => b,
@@ -67,6 +62,12 @@ fn main() -> ExitCode {
         }
         Err(e) => fail(&e, 1),
     }
+}
+
+/// GStreamer, and our elements registered statically.
+fn init_gstreamer() -> Result<(), String> {
+    gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
+    gsttraffic::plugin_register_static().map_err(|e| format!("cannot register the traffic elements: {e}"))
 }
 
 /// Prints a fatal error where it is always seen, whatever the log filter says.

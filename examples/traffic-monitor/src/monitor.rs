@@ -12,6 +12,7 @@ use traffic_meta::Counts;
 
 use crate::chart;
 use crate::config::Config;
+use crate::counts_csv;
 use crate::observe::{self, CrossingEvent, Observer};
 use crate::pipeline::Built;
 use crate::summary::{self, Ending, Summary};
@@ -45,12 +46,14 @@ pub fn catch_signals() {
 
 /// What the main loop learns from the bus and the signals.
 #[derive(Default)]
-struct Session {
-    crossings: Vec<CrossingEvent>,
+pub struct Session {
+    pub crossings: Vec<CrossingEvent>,
     /// linecounter's `traffic-summary` at EOS.
-    final_counts: Option<Counts>,
-    ending: Option<Ending>,
-    error: Option<String>,
+    pub final_counts: Option<Counts>,
+    /// linecounter's closed bins (`[counting] bin`), for counts.csv.
+    pub bins: Vec<traffic_meta::Bin>,
+    pub ending: Option<Ending>,
+    pub error: Option<String>,
     interrupted_at: Option<Instant>,
     eos_sent_at: Option<Instant>,
 }
@@ -82,7 +85,7 @@ pub fn run(built: &Built, config: &Config) -> Result<Summary, String> {
         let (session, main_loop, pipeline) = (session.clone(), main_loop.clone(), pipeline.clone());
         let flowing = built.flowing.clone();
         move || {
-            on_tick(&pipeline, &mut session.borrow_mut(), &flowing);
+            on_tick(&pipeline, &mut session.borrow_mut(), &flowing, interrupts());
             if session.borrow().ending.is_some() {
                 main_loop.quit();
             }
@@ -116,7 +119,7 @@ pub fn run(built: &Built, config: &Config) -> Result<Summary, String> {
 }
 
 /// The summary of a finished run: linecounter's final counts, else the last frame's.
-fn summarize(
+pub fn summarize(
     built: &Built,
     config: &Config,
     mut session: Session,
@@ -141,19 +144,23 @@ fn summarize(
         wall_seconds: wall.as_secs_f64(),
         // Frames after the first over the time since the first: model loading is not in it.
         mean_fps: if processing > 0.0 { observed.frames.saturating_sub(1) as f64 / processing } else { 0.0 },
-        lines: summary::lines(&counts),
+        lines: summary::with_speeds(summary::lines(&counts), &session.crossings),
         zones: summary::zones(&counts, &observed.zones),
         crossings: session.crossings,
+        bins: session.bins,
         plates: observed.plates.values().cloned().collect(),
         outputs: built.outputs.clone(),
         config: serde_json::to_value(config).map_err(|e| e.to_string())?,
     })
 }
 
-fn write_outputs(summary: &Summary) -> Result<(), String> {
+pub fn write_outputs(summary: &Summary) -> Result<(), String> {
     let path = &summary.outputs.summary;
     let text = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
     std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if !summary.bins.is_empty() {
+        counts_csv::write(&path.with_file_name(counts_csv::FILE), &summary.bins)?;
+    }
     if let Some(path) = &summary.outputs.chart {
         let series = summary::series(&summary.lines, &summary.crossings, &summary.zones);
         let title = if summary.zones.is_empty() {
@@ -167,7 +174,7 @@ fn write_outputs(summary: &Summary) -> Result<(), String> {
     Ok(())
 }
 
-fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Session) {
+pub fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Session) {
     use gst::MessageView;
     let source = message.src().map(|s| s.name().to_string()).unwrap_or_default();
     match message.view() {
@@ -195,9 +202,15 @@ fn on_message(message: &gst::Message, pipeline: &gst::Pipeline, session: &mut Se
                 let e = z.event;
                 tracing::info!(zone = %e.zone, event = e.kind.as_str(), class = %e.class, track = e.track_id,
                     dwell = %format!("{:.1}", e.dwell), "zone");
+            } else if let Some(w) = traffic_meta::read_wrong_way(s) {
+                let c = w.crossing;
+                tracing::warn!(line = %c.line, direction = %c.direction, class = %c.class, track = c.track_id,
+                    "wrong way");
+            } else if let Some(bin) = traffic_meta::read_bin(s) {
+                session.bins.push(bin);
             } else if let Some(summary) = traffic_meta::read_summary(s) {
                 session.final_counts = Some(summary.counts);
-            } else if traffic_meta::read_source(s).is_some() {
+            } else if s.name() == "traffic-source" {
                 tracing::info!("{source}: {s}");
             } else {
                 tracing::debug!("{source}: {s}");
@@ -220,12 +233,17 @@ fn error_text(source: &str, error: &str, debug: Option<&str>) -> String {
     }
 }
 
-/// Ctrl-C once: EOS, so the MP4 is finalised and the counts summed up. Twice, or EOS taking
-/// too long: stop now. EOS waits for the first decoded frame (`flowing`): sent earlier, it
-/// reaches a file source still finding the type and reading the header, which then fails
-/// ("typefind: Internal data stream error") instead of ending.
-fn on_tick(pipeline: &gst::Pipeline, session: &mut Session, flowing: &AtomicBool) {
-    let signals = SIGNALS.load(Ordering::SeqCst);
+/// SIGINT and SIGTERM received so far.
+pub fn interrupts() -> u32 {
+    SIGNALS.load(Ordering::SeqCst)
+}
+
+/// `signals` stop requests (Ctrl-C, or `serve` removing a camera) once: EOS, so the MP4 is
+/// finalised and the counts summed up. Twice, or EOS taking too long: stop now. EOS waits for
+/// the first decoded frame (`flowing`): sent earlier, it reaches a file source still finding the
+/// type and reading the header, which then fails ("typefind: Internal data stream error")
+/// instead of ending.
+pub fn on_tick(pipeline: &gst::Pipeline, session: &mut Session, flowing: &AtomicBool, signals: u32) {
     if signals == 0 {
         return;
     }

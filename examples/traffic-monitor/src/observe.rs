@@ -33,6 +33,14 @@ pub struct CrossingEvent {
     pub plate: Option<String>,
     /// Stream time in seconds from the first frame (see [`Observed::since_start`]).
     pub time: f64,
+    /// With a calibration, when the track was seen long enough.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f64>,
+    /// Seconds since the previous crossing of the line in the same direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headway_s: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub wrong_way: bool,
     #[serde(skip)]
     pub pts: Option<gst::ClockTime>,
 }
@@ -48,6 +56,9 @@ pub struct ZoneTally {
     pub visits: u64,
     pub dwell_sum: f64,
     pub dwell_max: f64,
+    /// The ended visits' mean speeds (a calibrated view) summed, and how many had one.
+    pub speed_sum: f64,
+    pub speeds: u64,
     /// Stream time of each entry, for the chart (a number per entry, as the crossings keep).
     pub entry_times: Vec<f64>,
 }
@@ -103,6 +114,10 @@ impl Observed {
                     tally.visits += 1;
                     tally.dwell_sum += e.dwell;
                     tally.dwell_max = tally.dwell_max.max(e.dwell);
+                    if let Some(v) = e.mean_speed_kmh {
+                        tally.speed_sum += v;
+                        tally.speeds += 1;
+                    }
                 }
             }
         }
@@ -198,6 +213,9 @@ pub fn crossing(s: &gst::StructureRef) -> Option<CrossingEvent> {
         track_id: c.track_id,
         plate: c.plate,
         time: 0.0,
+        speed_kmh: c.speed_kmh,
+        headway_s: c.headway_s,
+        wrong_way: c.wrong_way,
         pts: m.pts,
     })
 }
@@ -222,7 +240,7 @@ mod tests {
             traffic_meta::set_track(
                 b,
                 car_id,
-                &Track { id: 7, age: 3, predicted: false, label: "car".into(), label_id: 2 },
+                &Track { id: 7, age: 3, predicted: false, label: "car".into(), label_id: 2, speed_kmh: None },
             );
             let plate_box = Detection { label: "plate".into(), label_id: 0, confidence: 0.8, bbox };
             let plate_id = traffic_meta::add_plate_box(b, size, &plate_box, car_id);
@@ -254,6 +272,7 @@ mod tests {
             class: "car".into(),
             dwell,
             plate: None,
+            mean_speed_kmh: None,
         };
         let (enter, exit) =
             (|id| event(ZoneEventKind::Enter, id, 0.0), |id, dwell| event(ZoneEventKind::Exit, id, dwell));
@@ -282,7 +301,7 @@ mod tests {
             direction: "down".into(),
             track_id: 12,
             class: "car".into(),
-            plate: None,
+            ..Default::default()
         };
         let pts = Some(gst::ClockTime::from_seconds(2));
         let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use traffic_meta::Counts;
+use traffic_meta::{Bin, Counts};
 
 use crate::chart::Series;
 use crate::observe::{CrossingEvent, PlateSeen, ZoneTally};
@@ -36,6 +36,61 @@ pub struct LineSummary {
     pub totals: BTreeMap<String, u64>,
     /// Per class, per direction.
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Per class, per direction, over the crossings with a speed (a calibrated view); empty
+    /// without one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub speeds: BTreeMap<String, BTreeMap<String, SpeedStats>>,
+}
+
+/// The speeds of the crossings of one line, class and direction, as a speed survey reports them.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct SpeedStats {
+    /// Crossings with a speed.
+    pub vehicles: u64,
+    pub mean_kmh: f64,
+    pub median_kmh: f64,
+    /// The 85th percentile (V85), the speed 85 % of the vehicles do not exceed.
+    pub v85_kmh: f64,
+}
+
+/// The `p` quantile (0..=1) of sorted values, interpolated between the nearest ranks.
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let rank = p * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
+}
+
+impl SpeedStats {
+    fn of(mut speeds: Vec<f64>) -> Option<Self> {
+        if speeds.is_empty() {
+            return None;
+        }
+        speeds.sort_by(f64::total_cmp);
+        Some(SpeedStats {
+            vehicles: speeds.len() as u64,
+            mean_kmh: round3(speeds.iter().sum::<f64>() / speeds.len() as f64),
+            median_kmh: round3(quantile(&speeds, 0.5)),
+            v85_kmh: round3(quantile(&speeds, 0.85)),
+        })
+    }
+}
+
+/// Adds to each line the speed statistics of its crossings per class and direction.
+pub fn with_speeds(mut lines: Vec<LineSummary>, crossings: &[CrossingEvent]) -> Vec<LineSummary> {
+    for line in &mut lines {
+        let mut speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+        for c in crossings.iter().filter(|c| c.line == line.name) {
+            if let Some(v) = c.speed_kmh {
+                speeds.entry((c.class.clone(), c.direction.clone())).or_default().push(v);
+            }
+        }
+        for ((class, direction), values) in speeds {
+            if let Some(stats) = SpeedStats::of(values) {
+                line.speeds.entry(class).or_default().insert(direction, stats);
+            }
+        }
+    }
+    lines
 }
 
 /// A track inside a zone when the run ended.
@@ -62,6 +117,8 @@ pub struct ZoneSummary {
     pub visits_ended: u64,
     pub mean_dwell: Option<f64>,
     pub max_dwell: Option<f64>,
+    /// Over the ended visits with a speed (a calibrated view): the mean of their mean speeds.
+    pub mean_speed_kmh: Option<f64>,
     pub inside_at_end: Vec<Occupant>,
     /// Stream seconds of each entry (the chart's series; the events have them too).
     #[serde(skip)]
@@ -88,6 +145,9 @@ pub struct Summary {
     pub lines: Vec<LineSummary>,
     pub zones: Vec<ZoneSummary>,
     pub crossings: Vec<CrossingEvent>,
+    /// linecounter's closed bins, written to counts.csv.
+    #[serde(skip)]
+    pub bins: Vec<Bin>,
     pub plates: Vec<PlateSeen>,
     pub outputs: Outputs,
     pub config: serde_json::Value,
@@ -99,24 +159,15 @@ pub fn lines(counts: &Counts) -> Vec<LineSummary> {
     counts
         .lines
         .iter()
-        .map(|l| {
-            let zero = || BTreeMap::from([(l.in_name.clone(), 0), (l.out_name.clone(), 0)]);
-            let mut totals = zero();
-            let mut per_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-            for t in &l.totals {
-                *totals.entry(t.direction.clone()).or_default() += t.count;
-                *per_class.entry(t.class.clone()).or_insert_with(zero).entry(t.direction.clone()).or_default() +=
-                    t.count;
-            }
-            LineSummary {
-                name: l.name.clone(),
-                in_name: l.in_name.clone(),
-                out_name: l.out_name.clone(),
-                start: [l.start.0, l.start.1],
-                end: [l.end.0, l.end.1],
-                totals,
-                counts: per_class,
-            }
+        .map(|l| LineSummary {
+            name: l.name.clone(),
+            in_name: l.in_name.clone(),
+            out_name: l.out_name.clone(),
+            start: [l.start.0, l.start.1],
+            end: [l.end.0, l.end.1],
+            totals: l.by_direction(),
+            counts: l.by_class(),
+            speeds: BTreeMap::new(),
         })
         .collect()
 }
@@ -144,6 +195,7 @@ pub fn zones(counts: &Counts, tallies: &BTreeMap<String, ZoneTally>) -> Vec<Zone
                 visits_ended: tally.visits,
                 mean_dwell: ended.then(|| round3(tally.dwell_sum / tally.visits as f64)),
                 max_dwell: ended.then(|| round3(tally.dwell_max)),
+                mean_speed_kmh: (tally.speeds > 0).then(|| round3(tally.speed_sum / tally.speeds as f64)),
                 inside_at_end: z
                     .occupants
                     .iter()
@@ -204,6 +256,9 @@ mod tests {
             track_id: 1,
             plate: None,
             time,
+            speed_kmh: None,
+            headway_s: None,
+            wrong_way: false,
             pts: None,
         };
         let s = series(&lines(&counts), &[crossing("down", 1.0), crossing("up", 2.0), crossing("down", 3.0)], &[]);
@@ -211,6 +266,47 @@ mod tests {
             s.iter().map(|s| (s.label.as_str(), s.times.len())).collect::<Vec<_>>(),
             [("street down", 2), ("street up", 1)]
         );
+    }
+
+    #[test]
+    fn speed_statistics_per_line_class_and_direction() {
+        let crossing = |class: &str, direction: &str, speed_kmh| CrossingEvent {
+            line: "street".into(),
+            direction: direction.into(),
+            class: class.into(),
+            track_id: 1,
+            plate: None,
+            time: 0.0,
+            speed_kmh,
+            headway_s: None,
+            wrong_way: false,
+            pts: None,
+        };
+        let counts = Counts {
+            lines: vec![LineTotals {
+                name: "street".into(),
+                start: (0.0, 1.0),
+                end: (2.0, 1.0),
+                in_name: "down".into(),
+                out_name: "up".into(),
+                totals: vec![],
+            }],
+            ..Counts::default()
+        };
+        // Ten cars down at 21..30 km/h, one without a speed; one truck up.
+        let mut crossings: Vec<CrossingEvent> = (21..=30).map(|v| crossing("car", "down", Some(v as f64))).collect();
+        crossings.push(crossing("car", "down", None));
+        crossings.push(crossing("truck", "up", Some(40.0)));
+        let l = &with_speeds(lines(&counts), &crossings)[0];
+        let car = &l.speeds["car"]["down"];
+        // V85 of 21..30: rank 0.85 * 9 = 7.65, between 28 and 29.
+        assert_eq!((car.vehicles, car.mean_kmh, car.median_kmh, car.v85_kmh), (10, 25.5, 25.5, 28.65));
+        assert_eq!(
+            l.speeds["truck"]["up"],
+            SpeedStats { vehicles: 1, mean_kmh: 40.0, median_kmh: 40.0, v85_kmh: 40.0 }
+        );
+        assert!(!l.speeds["car"].contains_key("up"), "no crossing that way, no statistics");
+        assert!(with_speeds(lines(&counts), &[crossing("car", "down", None)])[0].speeds.is_empty());
     }
 
     #[test]
@@ -231,6 +327,8 @@ mod tests {
             visits: 3,
             dwell_sum: 6.0001,
             dwell_max: 3.5,
+            speed_sum: 61.0,
+            speeds: 2,
             entry_times: vec![1.0, 2.0, 3.0, 5.0],
         };
         let z = zones(&counts, &BTreeMap::from([("road".to_string(), tally)]));
@@ -241,7 +339,9 @@ mod tests {
         );
         assert_eq!(z[0].inside_at_end, [Occupant { track_id: 9, class: "bus".into(), dwell: 2.5 }]);
         assert_eq!(z[0].points[1], [30.0, 20.0]);
+        assert_eq!(z[0].mean_speed_kmh, Some(30.5), "the mean over the visits with a speed");
         assert_eq!((z[1].name.as_str(), z[1].visits_ended, z[1].mean_dwell), ("lot", 0, None), "no visit ended there");
+        assert_eq!(z[1].mean_speed_kmh, None);
         let s = series(&[], &[], &z);
         assert_eq!(
             s.iter().map(|s| (s.label.as_str(), s.times.len())).collect::<Vec<_>>(),

@@ -8,11 +8,16 @@
 //!   (`name`, `x1 y1 x2 y2` in pixels, `in` and `out` direction names, `totals`: an array of
 //!   `total` structures `class`, `direction`, `count` (uint64)), and `crossings`, an array of
 //!   `crossing` structures on this frame (`line`, `direction`, `track_id` (uint64), `class`,
-//!   `plate`, empty when unknown), `zones`, an array of `zone` structures (`name`, `points`
+//!   `plate`, empty when unknown, `wrong_way` (bool: against a one-way line's direction), and
+//!   with a calibration `speed_kmh` (double), and `headway_s` (double, seconds since the previous
+//!   crossing of the line in that direction), each left out when unknown), `zones`, an array of `zone` structures (`name`, `points`
 //!   `[x1, y1, x2, y2, ...]` in pixels, `occupants`: `occupant` structures `track_id`, `class`,
 //!   `dwell` (seconds), `entries`: `entry` structures `class`, `count`), and `zone_events`,
 //!   the entries and exits on this frame: `zone_event` structures (`zone`, `event` `enter` or
-//!   `exit`, `track_id`, `class`, `dwell` (seconds inside: 0 on entering), `plate`).
+//!   `exit`, `track_id`, `class`, `dwell` (seconds inside: 0 on entering), `plate`, and on an exit
+//!   with a calibration `mean_speed_kmh` (double, the track's mean speed inside)); and with a
+//!   `bin` set, `bins`: the bins this frame closed, `bin` structures as in the `traffic-bin`
+//!   message (see [`crate::messages`]).
 //!
 //! Both are registered by name once per process, so two copies of this library in one
 //! process share them, and buffer copies (e.g. `make_writable` after a `tee`) keep them.
@@ -138,13 +143,135 @@ pub struct LineTotals {
 }
 
 /// A track crossing a line on this frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Crossing {
     pub line: String,
     pub direction: String,
     pub track_id: u64,
     pub class: String,
     pub plate: Option<String>,
+    /// The track's speed when it crossed (a calibrated view and a long enough track).
+    pub speed_kmh: Option<f64>,
+    /// Seconds since the previous crossing of this line in this direction.
+    pub headway_s: Option<f64>,
+    /// Against the only direction a one-way line allows.
+    pub wrong_way: bool,
+}
+
+impl Crossing {
+    /// The crossing's structure (named `name`); the optional measures are left out when unknown.
+    fn structure(&self, name: &str, field: impl Fn(&str) -> String) -> gst::Structure {
+        let mut s = gst::Structure::builder(name)
+            .field("line", self.line.as_str())
+            .field("direction", self.direction.as_str())
+            .field(field("track_id").as_str(), self.track_id)
+            .field("class", self.class.as_str())
+            .field("plate", self.plate.as_deref().unwrap_or(""))
+            .field(field("wrong_way").as_str(), self.wrong_way)
+            .build();
+        if let Some(v) = self.speed_kmh {
+            s.set(field("speed_kmh").as_str(), v);
+        }
+        if let Some(v) = self.headway_s {
+            s.set(field("headway_s").as_str(), v);
+        }
+        s
+    }
+
+    fn read(s: &gst::StructureRef, field: impl Fn(&str) -> String) -> Crossing {
+        let text = |f: &str| s.get::<String>(f).unwrap_or_default();
+        Crossing {
+            line: text("line"),
+            direction: text("direction"),
+            track_id: s.get::<u64>(field("track_id").as_str()).unwrap_or(0),
+            class: text("class"),
+            plate: Some(text("plate")).filter(|p| !p.is_empty()),
+            speed_kmh: s.get::<f64>(field("speed_kmh").as_str()).ok(),
+            headway_s: s.get::<f64>(field("headway_s").as_str()).ok(),
+            wrong_way: s.get::<bool>(field("wrong_way").as_str()).unwrap_or(false),
+        }
+    }
+
+    /// As a `crossing` structure of the counts meta (snake_case fields).
+    pub(crate) fn meta_structure(&self) -> gst::Structure {
+        self.structure("crossing", str::to_string)
+    }
+
+    pub(crate) fn read_meta(s: &gst::StructureRef) -> Crossing {
+        Crossing::read(s, str::to_string)
+    }
+
+    /// As a bus message body named `name` (kebab-case fields, as the messages spell them).
+    pub(crate) fn message_structure(&self, name: &str) -> gst::Structure {
+        self.structure(name, |f| f.replace('_', "-"))
+    }
+
+    pub(crate) fn read_message(s: &gst::StructureRef) -> Crossing {
+        Crossing::read(s, |f| f.replace('_', "-"))
+    }
+}
+
+/// The crossings of one line, class and direction in one bin.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct BinCount {
+    pub line: String,
+    pub class: String,
+    pub direction: String,
+    pub count: u64,
+    /// Over the crossings with a speed.
+    pub mean_speed_kmh: Option<f64>,
+    /// Over the crossings with a previous one on their line and direction.
+    pub mean_headway_s: Option<f64>,
+}
+
+/// A closed bin: stream seconds `start..end` and a count per line, class and direction seen so
+/// far in the stream (0 where nothing crossed in it).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Bin {
+    pub start: f64,
+    pub end: f64,
+    pub counts: Vec<BinCount>,
+}
+
+impl Bin {
+    /// As a structure named `name`, the optional means left out when unknown.
+    pub(crate) fn structure(&self, name: &str) -> gst::Structure {
+        let counts = array(self.counts.iter().map(|c| {
+            let mut s = gst::Structure::builder("count")
+                .field("line", c.line.as_str())
+                .field("class", c.class.as_str())
+                .field("direction", c.direction.as_str())
+                .field("count", c.count)
+                .build();
+            if let Some(v) = c.mean_speed_kmh {
+                s.set("mean_speed_kmh", v);
+            }
+            if let Some(v) = c.mean_headway_s {
+                s.set("mean_headway_s", v);
+            }
+            s
+        }));
+        gst::Structure::builder(name).field("start", self.start).field("end", self.end).field("counts", counts).build()
+    }
+
+    pub(crate) fn read(s: &gst::StructureRef) -> Bin {
+        let text = |s: &gst::StructureRef, f: &str| s.get::<String>(f).unwrap_or_default();
+        Bin {
+            start: s.get::<f64>("start").unwrap_or(0.0),
+            end: s.get::<f64>("end").unwrap_or(0.0),
+            counts: structures(s, "counts")
+                .into_iter()
+                .map(|c| BinCount {
+                    line: text(&c, "line"),
+                    class: text(&c, "class"),
+                    direction: text(&c, "direction"),
+                    count: c.get::<u64>("count").unwrap_or(0),
+                    mean_speed_kmh: c.get::<f64>("mean_speed_kmh").ok(),
+                    mean_headway_s: c.get::<f64>("mean_headway_s").ok(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// An object inside a zone now.
@@ -202,6 +329,8 @@ pub struct ZoneEvent {
     /// Seconds inside: 0 on entering, the whole visit on leaving.
     pub dwell: f64,
     pub plate: Option<String>,
+    /// On leaving, with a calibration: the mean of the track's speeds while it was inside.
+    pub mean_speed_kmh: Option<f64>,
 }
 
 /// Everything a counter knows on one frame.
@@ -241,15 +370,7 @@ pub fn counts_structure(counts: &Counts) -> gst::Structure {
             )
             .build()
     }));
-    let crossings = array(counts.crossings.iter().map(|c| {
-        gst::Structure::builder("crossing")
-            .field("line", c.line.as_str())
-            .field("direction", c.direction.as_str())
-            .field("track_id", c.track_id)
-            .field("class", c.class.as_str())
-            .field("plate", c.plate.as_deref().unwrap_or(""))
-            .build()
-    }));
+    let crossings = array(counts.crossings.iter().map(Crossing::meta_structure));
     let zones = array(counts.zones.iter().map(|z| {
         let points = gst::Array::new(z.points.iter().flat_map(|&(x, y)| [x.to_send_value(), y.to_send_value()]));
         gst::Structure::builder("zone")
@@ -281,6 +402,7 @@ pub fn counts_structure(counts: &Counts) -> gst::Structure {
             .field("class", e.class.as_str())
             .field("dwell", e.dwell)
             .field("plate", e.plate.as_deref().unwrap_or(""))
+            .field_if_some("mean_speed_kmh", e.mean_speed_kmh)
             .build()
     }));
     gst::Structure::builder(COUNTS_STRUCTURE)
@@ -302,6 +424,20 @@ pub fn set_counts(buffer: &mut gst::BufferRef, counts: &Counts) {
 fn structures(s: &gst::StructureRef, field: &str) -> Vec<gst::Structure> {
     s.get::<gst::Array>(field)
         .map(|a| a.iter().filter_map(|v| v.get::<gst::Structure>().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Adds the bins this frame closed to its counts meta (after [`set_counts`]).
+pub fn set_bins(buffer: &mut gst::BufferRef, bins: &[Bin]) {
+    if let Some(mut meta) = meta_structure(buffer, COUNTS_META, COUNTS_STRUCTURE) {
+        meta.mut_structure().set("bins", array(bins.iter().map(|b| b.structure("bin"))));
+    }
+}
+
+/// The bins this frame closed, if a counter with bins attached them.
+pub fn bins(buffer: &gst::BufferRef) -> Vec<Bin> {
+    structure_of(buffer, COUNTS_META)
+        .map(|meta| structures(meta.structure(), "bins").iter().map(|b| Bin::read(b)).collect())
         .unwrap_or_default()
 }
 
@@ -332,16 +468,7 @@ pub fn read_counts(s: &gst::StructureRef) -> Counts {
                 .collect(),
         })
         .collect();
-    let crossings = structures(s, "crossings")
-        .into_iter()
-        .map(|c| Crossing {
-            line: text(&c, "line"),
-            direction: text(&c, "direction"),
-            track_id: c.get::<u64>("track_id").unwrap_or(0),
-            class: text(&c, "class"),
-            plate: Some(text(&c, "plate")).filter(|p| !p.is_empty()),
-        })
-        .collect();
+    let crossings = structures(s, "crossings").iter().map(|c| Crossing::read_meta(c)).collect();
     let zones = structures(s, "zones")
         .into_iter()
         .map(|z| {
@@ -377,6 +504,7 @@ pub fn read_counts(s: &gst::StructureRef) -> Counts {
                 class: text(&e, "class"),
                 dwell: num(&e, "dwell"),
                 plate: Some(text(&e, "plate")).filter(|p| !p.is_empty()),
+                mean_speed_kmh: e.get::<f64>("mean_speed_kmh").ok(),
             })
         })
         .collect();
@@ -420,13 +548,19 @@ mod tests {
                     ClassTotal { class: "truck".into(), direction: "out".into(), count: 1 },
                 ],
             }],
-            crossings: vec![Crossing {
-                line: "north".into(),
-                direction: "in".into(),
-                track_id: 42,
-                class: "car".into(),
-                plate: Some("AB123".into()),
-            }],
+            crossings: vec![
+                Crossing {
+                    line: "north".into(),
+                    direction: "in".into(),
+                    track_id: 42,
+                    class: "car".into(),
+                    plate: Some("AB123".into()),
+                    speed_kmh: Some(31.5),
+                    headway_s: Some(4.25),
+                    wrong_way: true,
+                },
+                Crossing { line: "north".into(), direction: "out".into(), track_id: 43, ..Crossing::default() },
+            ],
             zones: vec![ZoneState {
                 name: "lot".into(),
                 points: vec![(10.0, 10.0), (200.0, 10.0), (200.0, 150.5)],
@@ -441,6 +575,7 @@ mod tests {
                     class: "car".into(),
                     dwell: 0.0,
                     plate: None,
+                    mean_speed_kmh: None,
                 },
                 ZoneEvent {
                     zone: "lot".into(),
@@ -449,6 +584,7 @@ mod tests {
                     class: "bus".into(),
                     dwell: 31.25,
                     plate: Some("AB123".into()),
+                    mean_speed_kmh: Some(12.5),
                 },
             ],
         };
@@ -459,5 +595,36 @@ mod tests {
         assert_eq!(super::counts(&buffer), Some(counts.clone()));
         assert_eq!(super::counts(&buffer.copy()), Some(counts));
         assert_eq!(buffer.iter_meta::<gst::Meta>().count(), 1, "replaced, not stacked");
+    }
+
+    #[test]
+    fn bins_ride_on_the_counts_meta() {
+        gst::init().unwrap();
+        let bin = Bin {
+            start: 10.0,
+            end: 20.0,
+            counts: vec![
+                BinCount {
+                    line: "street".into(),
+                    class: "car".into(),
+                    direction: "down".into(),
+                    count: 3,
+                    mean_speed_kmh: Some(27.5),
+                    mean_headway_s: Some(3.0),
+                },
+                BinCount {
+                    line: "street".into(),
+                    class: "bus".into(),
+                    direction: "down".into(),
+                    ..BinCount::default()
+                },
+            ],
+        };
+        let mut buffer = gst::Buffer::new();
+        assert!(bins(&buffer).is_empty());
+        set_counts(buffer.get_mut().unwrap(), &Counts::default());
+        set_bins(buffer.get_mut().unwrap(), std::slice::from_ref(&bin));
+        assert_eq!(bins(&buffer.copy()), [bin]);
+        assert_eq!(super::counts(&buffer), Some(Counts::default()));
     }
 }

@@ -6,7 +6,7 @@
 //! | param       | fields |
 //! |-------------|--------|
 //! | `detection` | `label` str, `label_id` uint, `confidence` double, `x_min y_min x_max y_max` double (0..1) |
-//! | `object_id` | `id` uint64, `age` uint (frames), `predicted` bool, `label` str and `label_id` uint (the track's majority class) |
+//! | `object_id` | `id` uint64, `age` uint (frames), `predicted` bool, `label` str and `label_id` uint (the track's majority class), `speed_kmh` double (linecounter with a calibration, once the track is long enough) |
 //! | `plate`     | `text` str, `confidence` double, `track_text` str, `track_confidence` double |
 //!
 //! Plate boxes are child ROIs of type [`PLATE_ROI_TYPE`] whose `parent_id` is the vehicle ROI's id.
@@ -20,14 +20,17 @@ pub mod events;
 pub mod frame;
 pub mod messages;
 pub mod source;
+mod totals;
 pub use events::{is_plate_read, plate_read_event, read_plate_read, PlateRead, PLATE_READ_EVENT};
 pub use frame::{
-    counts, counts_structure, detected, detected_by, read_counts, set_counts, set_detected, set_detected_by,
-    ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState,
+    bins, counts, counts_structure, detected, detected_by, read_counts, set_bins, set_counts, set_detected,
+    set_detected_by, Bin, BinCount, ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant,
+    ZoneState,
 };
 pub use messages::{
-    crossing_structure, read_crossing, read_summary, read_zone, summary_structure, zone_structure, CrossingMessage,
-    Summary, ZoneMessage, CROSSING_MESSAGE, SUMMARY_MESSAGE, ZONE_MESSAGE,
+    bin_structure, crossing_structure, read_bin, read_crossing, read_summary, read_wrong_way, read_zone,
+    summary_structure, wrong_way_structure, zone_structure, CrossingMessage, Summary, ZoneMessage, BIN_MESSAGE,
+    CROSSING_MESSAGE, SUMMARY_MESSAGE, WRONG_WAY_MESSAGE, ZONE_MESSAGE,
 };
 pub use source::{
     read_source, read_source_stats, source_stats_structure, source_structure, Retry, SourceMessage, SourceState,
@@ -91,7 +94,7 @@ pub struct Detection {
 }
 
 /// The track an object belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Track {
     /// Unique per stream, never reused.
     pub id: u64,
@@ -102,6 +105,8 @@ pub struct Track {
     /// The track's class: the majority over its life, steadier than one frame's detection.
     pub label: String,
     pub label_id: u32,
+    /// Its speed over the ground (linecounter with a calibration, once the track is long enough).
+    pub speed_kmh: Option<f64>,
 }
 
 /// The text read from a plate.
@@ -179,8 +184,15 @@ pub fn set_track(buffer: &mut gst::BufferRef, roi_id: i32, track: &Track) -> boo
         .field("predicted", track.predicted)
         .field("label", track.label.as_str())
         .field("label_id", track.label_id)
+        .field_if_some("speed_kmh", track.speed_kmh)
         .build();
     upsert_param(buffer, roi_id, s)
+}
+
+/// Sets the speed (km/h) of the tracked object of ROI `roi_id` in its `object_id` param. False
+/// when there is no such ROI.
+pub fn set_speed(buffer: &mut gst::BufferRef, roi_id: i32, speed_kmh: f64) -> bool {
+    upsert_param(buffer, roi_id, gst::Structure::builder(OBJECT_ID).field("speed_kmh", speed_kmh).build())
 }
 
 /// Sets (or replaces) the plate text of plate ROI `roi_id`. False when there is no such ROI.
@@ -248,6 +260,7 @@ fn read_object(meta: &VideoRegionOfInterestMeta, size: FrameSize) -> Object {
             predicted: s.get::<bool>("predicted").unwrap_or(false),
             label: s.get::<String>("label").unwrap_or_else(|_| meta.roi_type().to_string()),
             label_id: s.get::<u32>("label_id").unwrap_or(0),
+            speed_kmh: s.get::<f64>("speed_kmh").ok(),
         })
     });
     let plate = meta.param(PLATE).and_then(|s| {
@@ -325,7 +338,7 @@ mod tests {
         let mut buffer = gst::Buffer::new();
         let b = buffer.get_mut().unwrap();
         let car_id = add_detection(b, SIZE, &car(), NO_PARENT);
-        let track = |age, predicted| Track { id: 7, age, predicted, label: "car".into(), label_id: 2 };
+        let track = |age, predicted| Track { id: 7, age, predicted, label: "car".into(), label_id: 2, speed_kmh: None };
         assert!(set_track(b, car_id, &track(3, false)));
         assert!(set_track(b, car_id, &track(4, true)));
         let plate_det = Detection { label: "plate".into(), label_id: 0, confidence: 0.6, ..car() };
@@ -342,6 +355,12 @@ mod tests {
         assert_eq!(objs[1].parent_id, car_id);
         assert_eq!(objs[1].plate.as_ref(), Some(&plate));
         assert_ne!(plate_id, car_id);
+        assert_eq!(objects(b, SIZE)[0].track.as_ref().and_then(|t| t.speed_kmh), None);
+        assert!(set_speed(b, car_id, 31.25));
+        let with_speed = Track { speed_kmh: Some(31.25), ..track(4, true) };
+        assert_eq!(objects(b, SIZE)[0].track, Some(with_speed.clone()), "the track is kept beside its speed");
+        assert!(set_track(b, car_id, &with_speed));
+        assert_eq!(objects(b, SIZE)[0].track, Some(with_speed), "set_track writes the speed too");
     }
 
     #[test]

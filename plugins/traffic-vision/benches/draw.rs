@@ -41,6 +41,7 @@ fn scene(frame: usize) -> Scene {
                 class: class.into(),
                 track_id: Some(100 + i as u64),
                 confidence: Some(0.5 + i as f32 / 100.0),
+                speed_kmh: Some(30.0 + i as f32),
             }),
             predicted: i % 7 == 0,
         });

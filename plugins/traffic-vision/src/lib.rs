@@ -1,5 +1,5 @@
 //! The vision core of the traffic plugins, with no GStreamer in it, grouped by stage: `detect`
-//! (letterbox, YOLO decoding), `tracker`, `plates` (search schedule, mosaic, OCR, votes),
+//! (letterbox, YOLO decoding), `tracker`, `plates` (search planner and schedule, OCR, votes),
 //! `counting` (lines, zones) and `draw`; beside them frames, boxes/NMS and the ONNX Runtime
 //! sessions. The element shells in `plugins/traffic` map buffers into [`Frame`]s and call into here.
 

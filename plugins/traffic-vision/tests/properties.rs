@@ -326,7 +326,14 @@ proptest! {
         let lines: Vec<Line> = lines
             .iter()
             .enumerate()
-            .map(|(i, &(start, end))| Line { name: format!("l{i}"), start, end, in_name: "in".into(), out_name: "out".into() })
+            .map(|(i, &(start, end))| Line {
+                name: format!("l{i}"),
+                start,
+                end,
+                in_name: "in".into(),
+                out_name: "out".into(),
+                only_inward: None,
+            })
             .collect();
         let n_lines = lines.len();
         let mut counter = CrossingCounter::new(lines, anchor, min_frames);

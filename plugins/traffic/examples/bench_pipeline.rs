@@ -7,12 +7,15 @@
 //!     [--frames N (0: all)] [--interval N (1)] [--threads N (2)] [--no-plates] [--queues]
 //!     [--yolodetect "PROP=VALUE ..." (more yolodetect properties, e.g. allow-spinning=true)]
 //!     [--output FILE.mp4 (none: the encoder's output goes to fakesink)] [--decode-only]
+//!     [--publish FILE.jsonl (the analysis only: trafficpublish instead of overlay and encoder)]
 //! ```
 //!
 //! The pipeline, with our plugin registered statically:
 //! `filesrc ! decodebin ! yolodetect ! mottracker ! platedetect ! plateocr ! linecounter !
 //!  overlay ! videoconvert ! x264enc ! mp4mux ! filesink` (`--queues` puts a `queue` after the
 //! decoder and before the overlay, so decode, analysis and drawing/encoding run on three threads).
+//! With `--publish` the chain ends `linecounter ! trafficpublish location=FILE ! fakesink`, the
+//! counting chain of a camera that only reports.
 //!
 //! How each stage is timed:
 //! - yolodetect preprocess / inference / postprocess, the plate stages' model times: the
@@ -47,6 +50,8 @@ struct Args {
     plates: bool,
     queues: bool,
     output: Option<PathBuf>,
+    /// Ends the chain with trafficpublish writing here, instead of drawing and encoding.
+    publish: Option<PathBuf>,
     lines: String,
     /// Extra yolodetect properties, as gst-launch writes them.
     detect_props: String,
@@ -63,6 +68,7 @@ impl Default for Args {
             plates: true,
             queues: false,
             output: None,
+            publish: None,
             lines: "street:0,0.6,1,0.6:down/up".into(),
             detect_props: String::new(),
             decode_only: false,
@@ -83,13 +89,15 @@ fn parse_args() -> Result<Args, Error> {
             "--lines" => args.lines = value()?,
             "--yolodetect" => args.detect_props = value()?,
             "--output" => args.output = Some(PathBuf::from(value()?)),
+            "--publish" => args.publish = Some(PathBuf::from(value()?)),
             "--no-plates" => args.plates = false,
             "--queues" => args.queues = true,
             "--decode-only" => args.decode_only = true,
             "-h" | "--help" => {
                 println!(
                     "bench_pipeline --video PATH [--frames N] [--interval N] [--threads N] [--lines SPEC] \
-                     [--yolodetect \"PROP=VALUE ...\"] [--output FILE.mp4] [--no-plates] [--queues] [--decode-only]"
+                     [--yolodetect \"PROP=VALUE ...\"] [--output FILE.mp4] [--publish FILE.jsonl] [--no-plates] \
+                     [--queues] [--decode-only]"
                 );
                 std::process::exit(0);
             }
@@ -114,14 +122,24 @@ fn launch_line(args: &Args) -> String {
     } else {
         String::new()
     };
-    let sink = match &args.output {
-        Some(path) => format!("mp4mux ! filesink location=\"{}\"", path.display()),
-        None => "fakesink sync=false".into(),
+    let tail = match (&args.publish, &args.output) {
+        (Some(jsonl), _) => {
+            format!("trafficpublish name=publish location=\"{}\" ! fakesink sync=false", jsonl.display())
+        }
+        (None, output) => {
+            let sink = match output {
+                Some(path) => format!("mp4mux ! filesink location=\"{}\"", path.display()),
+                None => "fakesink sync=false".into(),
+            };
+            format!(
+                "overlay name=overlay ! videoconvert name=encode ! \
+                 x264enc name=encoder speed-preset=ultrafast tune=zerolatency ! {sink}"
+            )
+        }
     };
     format!(
         "{source}{queue} ! yolodetect name=first threads={t} interval={interval} {detect_props} ! mottracker name=mottracker\
-         {plates} ! linecounter name=linecounter lines=\"{lines}\"{queue} ! overlay name=overlay ! \
-         videoconvert name=encode ! x264enc name=encoder speed-preset=ultrafast tune=zerolatency ! {sink}",
+         {plates} ! linecounter name=linecounter lines=\"{lines}\"{queue} ! {tail}",
         interval = args.interval,
         lines = args.lines,
         detect_props = args.detect_props,
@@ -221,7 +239,7 @@ fn counts_json(s: &gst::StructureRef) -> Value {
         for dir in [&line.in_name, &line.out_name] {
             let by_class: Map<String, Value> =
                 line.totals.iter().filter(|t| &t.direction == dir).map(|t| (t.class.clone(), json!(t.count))).collect();
-            let total: u64 = line.totals.iter().filter(|t| &t.direction == dir).map(|t| t.count).sum();
+            let total = line.direction_total(dir);
             directions.insert(dir.clone(), json!({ "total": total, "by_class": by_class }));
         }
         lines.insert(line.name.clone(), Value::Object(directions));
@@ -251,11 +269,12 @@ fn run(args: &Args) -> Result<Value, Error> {
         if args.plates {
             timed.extend([("plates", "platedetect", "platedetect"), ("ocr", "plateocr", "plateocr")]);
         }
-        timed.extend([
-            ("counting", "linecounter", "linecounter"),
-            ("overlay", "overlay", "overlay"),
-            ("encode", "encode", "encoder"),
-        ]);
+        timed.push(("counting", "linecounter", "linecounter"));
+        if args.publish.is_some() {
+            timed.push(("publish", "publish", "publish"));
+        } else {
+            timed.extend([("overlay", "overlay", "overlay"), ("encode", "encode", "encoder")]);
+        }
         for (stage, sink_element, src_element) in timed {
             let clock = time_stage(&pad(bin, sink_element, "sink")?, &pad(bin, src_element, "src")?);
             stages.push((stage, clock));
@@ -376,6 +395,22 @@ mod tests {
             report["stage_ms_per_frame"].as_object().map_or(0.0, |m| m.values().filter_map(Value::as_f64).sum());
         assert!(stages <= wall, "the stages ({stages} ms) run within the wall time ({wall} ms): {report}");
         assert!(report["counts"]["street"]["down"]["total"].is_u64(), "{report}");
+    }
+
+    #[test]
+    fn publish_ends_the_chain_with_one_line_per_frame() {
+        let Some(video) = residential() else { return };
+        let jsonl = std::env::temp_dir().join(format!("bench-pipeline-publish-{}.jsonl", std::process::id()));
+        let args =
+            Args { video, frames: 9, interval: 3, plates: false, publish: Some(jsonl.clone()), ..Args::default() };
+        let report = run(&args).expect("pipeline runs");
+        assert_eq!(report["frames"], 9, "{report}");
+        let lines = std::fs::read_to_string(&jsonl).expect("trafficpublish wrote its file");
+        let _ = std::fs::remove_file(&jsonl);
+        assert_eq!(lines.lines().count(), 9, "one line per frame: {lines}");
+        let stages = report["stage_ms_per_frame"].as_object().expect("stages");
+        assert!(stages.get("publish").and_then(Value::as_f64).is_some_and(|ms| ms > 0.0), "{report}");
+        assert!(!stages.contains_key("encode") && !stages.contains_key("overlay"), "no drawing: {report}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn frame(track_id: u64, class: &str, bottom: f64, predicted: bool) -> gst::Buffe
             bbox: PixelBox { x1: 300.0, y1: bottom - 40.0, x2: 360.0, y2: bottom },
         };
         let roi = traffic_meta::add_detection(b, SIZE, &det, NO_PARENT);
-        let track = Track { id: track_id, age: 10, predicted, label: class.into(), label_id: 2 };
+        let track = Track { id: track_id, age: 10, predicted, label: class.into(), label_id: 2, speed_kmh: None };
         traffic_meta::set_track(b, roi, &track);
     }
     buffer
@@ -86,6 +86,17 @@ fn malformed_lines_fail_at_start_with_the_reason() {
         ("", "no counting line"),
         ("zones=lot:0,0,1,1", "at least three corners"),
         ("config=/nonexistent/lines.toml", "/nonexistent/lines.toml"),
+        (
+            "lines=road:0,0.5,1,0.5 calibration=0.1,0.9,0.5,0.9,0.9,0.9,0.3,0.4:0,0,4,0,4,14,0,14",
+            "image points: three of the points are on one line",
+        ),
+        (
+            "lines=road:0,0.5,1,0.5 calibration=0.1,0.9,0.9,0.9,0.1,0.4,0.9,0.4:0,0,4,0,4,14,0,14",
+            "the quadrilateral crosses itself",
+        ),
+        ("lines=road:0,0.5,1,0.5 calibration=0.1,0.9,0.9,0.9:0,0,4,0", "4 image points"),
+        ("lines=road:0,0.5,1,0.5 bin=soon", "bin 'soon'"),
+        ("lines=road:0,0.5,1,0.5:a/b:only=c", "'c' is neither 'a' nor 'b'"),
     ] {
         let err = run_to_eos(&format!("videotestsrc num-buffers=1 ! linecounter {props} ! fakesink")).expect_err(props);
         assert!(err.contains(needle), "{props}: {err}");
@@ -222,7 +233,11 @@ fn a_new_frame_size_moves_the_lines_of_the_config_read_at_start() {
             bbox: PixelBox { x1: 600.0, y1: bottom - 80.0, x2: 700.0, y2: bottom },
         };
         let roi = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-        traffic_meta::set_track(b, roi, &Track { id: 8, age: 10, predicted: false, label: "car".into(), label_id: 2 });
+        traffic_meta::set_track(
+            b,
+            roi,
+            &Track { id: 8, age: 10, predicted: false, label: "car".into(), label_id: 2, speed_kmh: None },
+        );
         counts = traffic_meta::counts(&h.push_and_pull(buffer).unwrap());
     }
     let counts = counts.expect("counts");
@@ -252,4 +267,123 @@ fn zone_dwell_goes_on_across_a_new_segment() {
     assert_eq!(zone.occupants.len(), 1);
     let dwell = zone.occupants[0].dwell;
     assert!((dwell - 99.0 / 25.0).abs() < 0.05, "dwell {dwell} s, parked ~3.96 s");
+}
+
+/// 10 pixels a metre over the whole 640x360 frame, y (metres) growing up the image.
+const FLAT_VIEW: &str = "calibration=0,0,640,0,640,360,0,360:0,36,64,36,64,0,0,0";
+
+/// The element messages on `bus` so far, read by `read`.
+fn messages<T>(bus: &gst::Bus, read: impl Fn(&gst::StructureRef) -> Option<T>) -> Vec<T> {
+    std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Element]))
+        .filter_map(|m| m.structure().and_then(&read))
+        .collect()
+}
+
+/// The speed on the frame's one object's track.
+fn speed_on(out: &gst::Buffer) -> Option<f64> {
+    traffic_meta::objects(out, SIZE)[0].track.as_ref()?.speed_kmh
+}
+
+/// Track `id` driving down 5 px (0.5 m) a frame from y = 100 over frames `first..first + 40`:
+/// 12.5 m/s at 25 fps, 45 km/h; it crosses y = 180 on its 16th frame. Returns the crossings on
+/// the counts meta and the last frame out.
+fn drive_down(h: &mut Harness, id: u64, first: u64) -> (Vec<traffic_meta::Crossing>, gst::Buffer) {
+    let mut crossings = Vec::new();
+    let mut last = None;
+    for i in 0..40 {
+        let out = h.push_and_pull(at(frame(id, "car", 100.0 + 5.0 * i as f64, false), first + i)).unwrap();
+        let speed = speed_on(&out);
+        // Too brief a track has no speed: half a second of path is needed (13 frames later).
+        assert_eq!(speed.is_some(), i >= 13, "frame {i}: {speed:?}");
+        crossings.extend(traffic_meta::counts(&out).unwrap().crossings);
+        last = Some(out);
+    }
+    (crossings, last.unwrap())
+}
+
+#[test]
+fn a_calibrated_view_gives_speeds_headways_and_bins_on_stream_time() {
+    let mut h = harness(&format!("lines=road:0,0.5,1,0.5:south/north min-frames=2 bin=1s {FLAT_VIEW}"));
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    let (first, out) = drive_down(&mut h, 7, 0);
+    let speed = speed_on(&out).unwrap();
+    assert!((speed - 45.0).abs() < 0.45, "{speed} km/h on the object");
+    assert_eq!(first.len(), 1);
+    let speed = first[0].speed_kmh.expect("a speed on the crossing");
+    assert!((speed - 45.0).abs() < 0.45, "{speed} km/h on the crossing");
+    assert_eq!(first[0].headway_s, None, "the first crossing has no headway");
+    // A second car 40 frames (1.6 s) behind.
+    let (second, _) = drive_down(&mut h, 8, 40);
+    assert!((second[0].headway_s.unwrap() - 1.6).abs() < 1e-6, "{:?}", second[0]);
+    // 80 frames of 40 ms: bins 0..1, 1..2, 2..3 closed on frames, 3..3.2 at the end of the stream.
+    assert!(h.push_event(gst::event::Eos::new()));
+    let posted = messages(&bus, |s| Some(s.to_owned()));
+    let crossing_messages: Vec<_> = posted.iter().filter_map(|s| traffic_meta::read_crossing(s)).collect();
+    assert_eq!(
+        crossing_messages.iter().map(|m| m.crossing.clone()).collect::<Vec<_>>(),
+        [first[0].clone(), second[0].clone()]
+    );
+    let bins: Vec<_> = posted.iter().filter_map(|s| traffic_meta::read_bin(s)).collect();
+    let spans: Vec<(f64, f64)> = bins.iter().map(|b| (b.start, b.end)).collect();
+    assert_eq!(spans.len(), 4, "{spans:?}");
+    for ((start, end), want) in spans.iter().zip([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.2)]) {
+        assert!((start - want.0).abs() < 1e-9 && (end - want.1).abs() < 1e-9, "{spans:?}");
+    }
+    let counts: Vec<u64> = bins.iter().map(|b| b.counts.iter().map(|c| c.count).sum()).collect();
+    // Car 7 crossed on frame 17 (0.68 s), car 8 on frame 57 (2.28 s).
+    assert_eq!(counts, [1, 0, 1, 0]);
+    assert!((bins[0].counts[0].mean_speed_kmh.unwrap() - 45.0).abs() < 0.45);
+    assert_eq!(
+        (bins[1].counts.len(), bins[1].counts[0].direction.as_str()),
+        (1, "south"),
+        "an empty bin lists what was seen"
+    );
+    assert!((bins[2].counts[0].mean_headway_s.unwrap() - 1.6).abs() < 1e-6);
+}
+
+#[test]
+fn a_crossing_against_a_one_way_line_alarms_once() {
+    let mut h = harness(&format!("lines=ramp:0,0.5,1,0.5:south/north:only=north min-frames=2 {FLAT_VIEW}"));
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    let (crossings, _) = drive_down(&mut h, 7, 0);
+    assert_eq!(crossings.len(), 1);
+    assert!(crossings[0].wrong_way && crossings[0].speed_kmh.is_some(), "{crossings:?}");
+    let alarms = messages(&bus, traffic_meta::read_wrong_way);
+    assert_eq!(alarms.len(), 1);
+    assert_eq!((alarms[0].crossing.track_id, alarms[0].crossing.direction.as_str()), (7, "south"));
+    // Up the allowed way: no alarm.
+    for (i, bottom) in [300.0, 250.0, 200.0, 150.0, 120.0, 100.0].into_iter().enumerate() {
+        h.push_and_pull(at(frame(8, "car", bottom, false), 40 + i as u64)).unwrap();
+    }
+    let after = messages(&bus, |s| Some(s.name().to_string()));
+    assert_eq!(after, ["traffic-crossing"], "{after:?}");
+}
+
+#[test]
+fn bins_close_where_the_frames_stopped_across_a_seek_and_at_the_end() {
+    let mut h = harness("lines=road:0,0.5,1,0.5 bin=1s");
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    for i in 0..30 {
+        h.push_and_pull(at(frame(1, "car", 100.0, false), i)).unwrap();
+    }
+    // A flushing seek to 10 s: the open bin 1..2 closes where the frames stopped (1.2 s).
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(gst::ClockTime::from_seconds(10));
+    segment.set_time(gst::ClockTime::from_seconds(10));
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    for i in 0..13 {
+        h.push_and_pull(at(frame(1, "car", 100.0, false), 250 + i)).unwrap();
+    }
+    // The end of the stream mid-bin closes 10..10.52.
+    assert!(h.push_event(gst::event::Eos::new()));
+    let spans: Vec<(f64, f64)> = messages(&bus, traffic_meta::read_bin).iter().map(|b| (b.start, b.end)).collect();
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    for ((start, end), want) in spans.iter().zip([(0.0, 1.0), (1.0, 1.2), (10.0, 10.52)]) {
+        assert!((start - want.0).abs() < 1e-9 && (end - want.1).abs() < 1e-9, "{spans:?}");
+    }
 }

@@ -56,7 +56,7 @@ fn car_box(x1: f64, y1: f64, x2: f64, y2: f64) -> Detection {
 /// Adds a tracked car; returns its ROI id.
 fn add_car(b: &mut gst::BufferRef, info: &gst_video::VideoInfo, det: &Detection, track_id: u64) -> i32 {
     let roi = traffic_meta::add_detection(b, size_of(info), det, NO_PARENT);
-    let track = Track { id: track_id, age: 5, predicted: false, label: "car".into(), label_id: 2 };
+    let track = Track { id: track_id, age: 5, predicted: false, label: "car".into(), label_id: 2, speed_kmh: None };
     traffic_meta::set_track(b, roi, &track);
     roi
 }
@@ -81,7 +81,7 @@ fn counts(width: f64, y: f64, crossed: bool) -> Counts {
                 direction: "in".into(),
                 track_id: 1,
                 class: "car".into(),
-                plate: None,
+                ..Default::default()
             }]
         } else {
             vec![]

@@ -137,8 +137,12 @@ fn compose_services(text: &str) -> Vec<String> {
         if indent == 0 {
             in_services = line.trim_end() == "services:";
         } else if in_services && indent == 2 {
-            if let Some(name) = line.trim().strip_suffix(':') {
-                services.push(name.to_string());
+            // `name:` or `name: &anchor` (a YAML anchor the next services merge).
+            let entry = line.trim();
+            if let Some((name, rest)) = entry.split_once(':') {
+                if rest.is_empty() || rest.trim_start().starts_with('&') {
+                    services.push(name.to_string());
+                }
             }
         }
     }
@@ -167,7 +171,7 @@ fn compose_as_json() -> Option<Value> {
 #[test]
 fn compose_runs_the_app_with_redis_and_the_consumer() {
     let text = read("docker-compose.yml");
-    assert_eq!(compose_services(&text), ["app", "redis", "consumer"]);
+    assert_eq!(compose_services(&text), ["app", "serve-a", "serve-b", "redis", "consumer"]);
     let Some(compose) = compose_as_json() else { return };
     let services = &compose["services"];
     assert_eq!(services["app"]["build"], ".", "the app is built from this Dockerfile");
@@ -189,6 +193,25 @@ fn compose_runs_the_app_with_redis_and_the_consumer() {
     assert!(redis_url.starts_with("redis://redis:6379"), "{redis_url} must name the redis service");
     assert_eq!(config["publish"]["stream"].as_str(), services["consumer"]["environment"]["TRAFFIC_STREAM"].as_str());
     assert!(config["line"].as_array().is_some_and(|l| !l.is_empty()), "a counting line");
+
+    // The fleet profile: two `serve` instances, each its own cameras, one Redis stream.
+    let mut cameras = Vec::new();
+    for (service, config) in [("serve-a", "fleet-a"), ("serve-b", "fleet-b")] {
+        let s = &services[service];
+        assert_eq!(s["profiles"][0], "fleet", "{service} only runs in the fleet profile");
+        assert_eq!(s["command"][0], "serve", "{service} runs `traffic-monitor serve`");
+        assert!(s["depends_on"].get("redis").is_some(), "{service} depends on redis");
+        let config = compose["configs"][config]["content"].as_str().expect("inline fleet config");
+        let config: toml::Table = toml::from_str(config).expect("fleet config is TOML");
+        assert_eq!(config["publish"]["redis-url"].as_str(), Some("redis://redis:6379/0"), "{service}");
+        assert_eq!(
+            config["publish"]["stream"].as_str(),
+            services["consumer"]["environment"]["TRAFFIC_STREAM"].as_str()
+        );
+        let ids = config["camera"].as_array().expect("[[camera]] entries");
+        cameras.extend(ids.iter().map(|c| c["id"].as_str().expect("camera id").to_string()));
+    }
+    assert_eq!(cameras, ["north", "south"], "each instance has its own cameras");
 }
 
 /// Whether a docker daemon answers; a client without one counts as no docker.

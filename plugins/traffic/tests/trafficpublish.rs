@@ -35,7 +35,7 @@ fn writes_one_line_per_frame_with_objects() {
                 traffic_meta::set_track(
                     b,
                     id,
-                    &Track { id: 12, age: 5, predicted: false, label: "car".into(), label_id: 2 },
+                    &Track { id: 12, age: 5, predicted: false, label: "car".into(), label_id: 2, speed_kmh: None },
                 );
             }
         }
@@ -126,7 +126,11 @@ fn car_frame(i: u64, bottom: f64) -> gst::Buffer {
             bbox: PixelBox { x1: 100.0, y1: bottom - 30.0, x2: 150.0, y2: bottom },
         };
         let id = traffic_meta::add_detection(b, size, &det, NO_PARENT);
-        traffic_meta::set_track(b, id, &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2 });
+        traffic_meta::set_track(
+            b,
+            id,
+            &Track { id: 3, age: 5, predicted: false, label: "car".into(), label_id: 2, speed_kmh: None },
+        );
     }
     buffer
 }

@@ -51,6 +51,9 @@ pub struct LineSpec {
     pub fractional: bool,
     pub in_name: String,
     pub out_name: String,
+    /// The only direction allowed (true: `in`), if the line is one-way: a crossing the other
+    /// way is wrong-way.
+    pub only_inward: Option<bool>,
 }
 
 impl LineSpec {
@@ -84,12 +87,33 @@ impl LineSpec {
             fractional: coords.iter().all(|c| *c <= 1.0),
             in_name: in_name.to_string(),
             out_name: out_name.to_string(),
+            only_inward: None,
         })
     }
 
-    /// Parses `name:x1,y1,x2,y2[:in/out]`; the direction names default to `in` and `out`.
+    /// Makes the line one-way: `direction` (one of its two direction names) is the only one
+    /// allowed.
+    pub fn only(mut self, direction: &str) -> Result<Self, VisionError> {
+        let direction = direction.trim();
+        self.only_inward = Some(match direction {
+            d if d == self.in_name => true,
+            d if d == self.out_name => false,
+            _ => {
+                return Err(VisionError::Config(format!(
+                    "line '{}': the allowed direction '{direction}' is neither '{}' nor '{}'",
+                    self.name, self.in_name, self.out_name
+                )))
+            }
+        });
+        Ok(self)
+    }
+
+    /// Parses `name:x1,y1,x2,y2[:in/out][:only=in]`; the direction names default to `in` and
+    /// `out`; `only=` names the one direction allowed on a one-way line.
     pub fn parse(spec: &str) -> Result<Self, VisionError> {
-        let bad = |why: &str| VisionError::Config(format!("line '{spec}': {why} (expected name:x1,y1,x2,y2[:in/out])"));
+        let bad = |why: &str| {
+            VisionError::Config(format!("line '{spec}': {why} (expected name:x1,y1,x2,y2[:in/out][:only=in])"))
+        };
         let mut parts = spec.trim().split(':');
         let name = parts.next().unwrap_or_default();
         let coords: Vec<f64> = parts
@@ -102,15 +126,25 @@ impl LineSpec {
         let [x1, y1, x2, y2] = coords[..] else {
             return Err(bad("four coordinates needed"));
         };
-        let (in_name, out_name) = match parts.next() {
-            None => ("in", "out"),
-            Some(dirs) => dirs.split_once('/').ok_or_else(|| bad("directions must read in/out"))?,
+        let mut rest: Vec<&str> = parts.collect();
+        let only = match rest.last().and_then(|p| p.trim().strip_prefix("only=")) {
+            Some(direction) => {
+                rest.pop();
+                Some(direction)
+            }
+            None => None,
         };
-        if parts.next().is_some() {
-            return Err(bad("too many ':'"));
+        let (in_name, out_name) = match rest[..] {
+            [] => ("in", "out"),
+            [dirs] => dirs.split_once('/').ok_or_else(|| bad("directions must read in/out"))?,
+            _ => return Err(bad("too many ':'")),
+        };
+        let why = |e: VisionError| bad(e.to_string().split_once(": ").map_or("", |(_, why)| why));
+        let line = LineSpec::new(name, [x1, y1, x2, y2], in_name, out_name).map_err(why)?;
+        match only {
+            Some(direction) => line.only(direction).map_err(why),
+            None => Ok(line),
         }
-        LineSpec::new(name, [x1, y1, x2, y2], in_name, out_name)
-            .map_err(|e| bad(e.to_string().split_once(": ").map_or("", |(_, why)| why)))
     }
 
     /// Parses `;`-separated lines; names must be unique.
@@ -127,6 +161,19 @@ impl LineSpec {
     pub fn in_pixels(&self, width: u32, height: u32) -> (Point, Point) {
         let scale = |(x, y): Point| if self.fractional { (x * width as f64, y * height as f64) } else { (x, y) };
         (scale(self.start), scale(self.end))
+    }
+
+    /// The line on a `width` x `height` frame.
+    pub fn line(&self, width: u32, height: u32) -> Line {
+        let (start, end) = self.in_pixels(width, height);
+        Line {
+            name: self.name.clone(),
+            start,
+            end,
+            in_name: self.in_name.clone(),
+            out_name: self.out_name.clone(),
+            only_inward: self.only_inward,
+        }
     }
 }
 
@@ -170,6 +217,8 @@ pub struct Line {
     pub end: Point,
     pub in_name: String,
     pub out_name: String,
+    /// One-way: the only direction allowed (true: `in`).
+    pub only_inward: Option<bool>,
 }
 
 /// A crossing the counter has just confirmed.
@@ -180,6 +229,8 @@ pub struct CrossingEvent {
     pub inward: bool,
     pub track_id: u64,
     pub class: String,
+    /// Against the one direction the line allows.
+    pub wrong_way: bool,
 }
 
 /// One observation of a confirmed track on one frame.
@@ -319,6 +370,7 @@ impl CrossingCounter {
                             inward,
                             track_id: obs.track_id,
                             class: obs.class.clone(),
+                            wrong_way: line.only_inward.is_some_and(|only| only != inward),
                         });
                     }
                 }
@@ -342,6 +394,7 @@ mod tests {
             end: (640.0, 200.0),
             in_name: "in".into(),
             out_name: "out".into(),
+            only_inward: None,
         };
         CrossingCounter::new(vec![line], Anchor::BottomCenter, min_frames)
     }
@@ -367,6 +420,7 @@ mod tests {
             end: (1280.0, 400.0),
             in_name: "in".into(),
             out_name: "out".into(),
+            only_inward: None,
         };
         c.relocate(vec![line]).unwrap();
         assert_eq!(c.lines()[0].start, (0.0, 400.0));
@@ -380,6 +434,7 @@ mod tests {
             end: (1280.0, 400.0),
             in_name: "in".into(),
             out_name: "out".into(),
+            only_inward: None,
         }])
         .unwrap();
         assert!(run(&mut c, &[(2, 100.0, 500.0, "car")]).is_empty());
@@ -389,6 +444,7 @@ mod tests {
             end: (1.0, 1.0),
             in_name: "a".into(),
             out_name: "b".into(),
+            only_inward: None,
         };
         assert!(c.relocate(vec![other]).is_err(), "other lines are not a relocation");
         assert!(c.relocate(Vec::new()).is_err());
@@ -496,6 +552,32 @@ mod tests {
             assert!(LineSpec::parse(bad).is_err(), "{bad}");
         }
         assert!(LineSpec::parse_list("a:0,0,1,1;a:0,1,1,0").is_err());
+    }
+
+    #[test]
+    fn a_vehicle_crossing_a_one_way_line_the_wrong_way_alarms_once() {
+        let spec = LineSpec::parse("ramp:0,200,640,200:down/up:only=down").unwrap();
+        assert_eq!(spec.only_inward, Some(true));
+        let mut c = CrossingCounter::new(vec![spec.line(640, 480)], Anchor::BottomCenter, 2);
+        let allowed = run(&mut c, &[(1, 100.0, 150.0, "car"), (1, 100.0, 250.0, "car"), (1, 100.0, 300.0, "car")]);
+        assert_eq!(allowed.iter().map(|e| (e.inward, e.wrong_way)).collect::<Vec<_>>(), [(true, false)]);
+        // Up the ramp, hovering on the line on the way (jitter), then back and up again: one alarm.
+        let mut path = vec![(2, 400.0, 300.0, "car"), (2, 400.0, 210.0, "car")];
+        for i in 0..10 {
+            path.push((2, 400.0, if i % 2 == 0 { 195.0 } else { 205.0 }, "car"));
+        }
+        path.extend([(2, 400.0, 150.0, "car"), (2, 400.0, 100.0, "car"), (2, 400.0, 250.0, "car")]);
+        path.extend([(2, 400.0, 260.0, "car"), (2, 400.0, 150.0, "car"), (2, 400.0, 100.0, "car")]);
+        let events = run(&mut c, &path);
+        let wrong: Vec<_> = events.iter().filter(|e| e.wrong_way).collect();
+        assert_eq!(wrong.len(), 1, "{events:?}");
+        assert!(!wrong[0].inward && wrong[0].track_id == 2);
+        // The wrong-way crossing still counts in its direction.
+        assert_eq!(c.totals()[0][&("car".to_string(), false)], 1);
+        assert_eq!(LineSpec::parse("r:0,0.5,1,0.5:only=out").unwrap().only_inward, Some(false));
+        for bad in ["r:0,0.5,1,0.5:a/b:only=in", "r:0,0.5,1,0.5:only=", "r:0,0.5,1,0.5:a/b:only=a:x"] {
+            assert!(LineSpec::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

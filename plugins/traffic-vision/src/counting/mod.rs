@@ -1,6 +1,11 @@
-//! Counting: tracks crossing lines (`lines`) and occupying polygons (`zones`).
+//! Counting: tracks crossing lines (`lines`) and occupying polygons (`zones`); with a
+//! calibrated view (`calibration`) their speed (`speed`); counts per interval (`bins`).
 
+pub mod bins;
+pub mod calibration;
 pub mod lines;
+pub mod speed;
+pub mod survey;
 pub mod zones;
 
 pub use lines::{

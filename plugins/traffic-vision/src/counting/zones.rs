@@ -135,6 +135,8 @@ pub struct ZoneEvent {
     pub kind: ZoneEventKind,
     /// Seconds inside: 0 on entering, the whole visit on leaving.
     pub dwell: f64,
+    /// On leaving: the mean of the speeds [`ZoneCounter::add_speeds`] gave while inside.
+    pub mean_speed_kmh: Option<f64>,
 }
 
 struct Presence {
@@ -146,6 +148,15 @@ struct Presence {
     streak: u32,
     entered_at: f64,
     class: String,
+    /// Sum and number of the speeds seen inside on this visit.
+    speed_sum: f64,
+    speeds: u32,
+}
+
+impl Presence {
+    fn mean_speed_kmh(&self) -> Option<f64> {
+        (self.speeds > 0).then(|| self.speed_sum / self.speeds as f64)
+    }
 }
 
 /// The zone state of one stream.
@@ -225,6 +236,8 @@ impl ZoneCounter {
                         streak: 0,
                         entered_at: now,
                         class: obs.class.clone(),
+                        speed_sum: 0.0,
+                        speeds: 0,
                     });
                 }
             }
@@ -232,7 +245,9 @@ impl ZoneCounter {
             let entries = &mut self.entries[zi];
             let first = events.len();
             let mut event = |id: u64, p: &Presence, kind, dwell: f64| {
-                events.push(ZoneEvent { zone: zi, track_id: id, class: p.class.clone(), kind, dwell: dwell.max(0.0) });
+                let mean_speed_kmh = if kind == ZoneEventKind::Exit { p.mean_speed_kmh() } else { None };
+                let class = p.class.clone();
+                events.push(ZoneEvent { zone: zi, track_id: id, class, kind, dwell: dwell.max(0.0), mean_speed_kmh });
             };
             presence.retain(|id, p| {
                 let Some(class) = classes.get(id) else {
@@ -258,6 +273,7 @@ impl ZoneCounter {
                 p.inside = !p.inside;
                 if p.inside {
                     p.entered_at = now;
+                    (p.speed_sum, p.speeds) = (0.0, 0);
                     *entries.entry(p.class.clone()).or_insert(0) += 1;
                     event(*id, p, ZoneEventKind::Enter, 0.0);
                 } else {
@@ -269,6 +285,17 @@ impl ZoneCounter {
             events[first..].sort_by_key(|e| e.track_id);
         }
         events
+    }
+
+    /// Adds this frame's speed of each track inside a zone to its visit (the mean its exit
+    /// reports); `speed` is None for a track without one.
+    pub fn add_speeds(&mut self, speed: impl Fn(u64) -> Option<f64>) {
+        for p in self.presence.iter_mut().flat_map(|z| z.iter_mut()).filter(|(_, p)| p.inside) {
+            if let Some(v) = speed(*p.0) {
+                p.1.speed_sum += v;
+                p.1.speeds += 1;
+            }
+        }
     }
 
     /// Who is inside `zone` now, oldest first.
@@ -396,6 +423,30 @@ mod tests {
         z.update(8.0, &[car(1, 200.0, 200.0)]);
         assert_eq!(kinds(&z.update(9.0, &[car(1, 200.0, 200.0)])), [(1, Enter, 0.0)], "a return is a new entry");
         assert_eq!(z.entries(0)[&"car".to_string()], 2);
+    }
+
+    #[test]
+    fn an_exit_carries_the_mean_speed_seen_inside_on_that_visit() {
+        let mut z = square();
+        let speed = |t: f64| move |id: u64| (id == 1).then_some(10.0 * t);
+        for t in 0..4 {
+            let t = t as f64;
+            z.update(t, &[car(1, 200.0, 200.0), car(2, 150.0, 150.0)]);
+            // Inside from t = 1 on (min-frames 2): 10, 20 and 30 km/h count; track 2 has none.
+            z.add_speeds(speed(t));
+        }
+        z.update(4.0, &[car(1, 500.0, 200.0), car(2, 150.0, 150.0)]);
+        let exit = z.update(5.0, &[car(1, 500.0, 200.0), car(2, 150.0, 150.0)]);
+        assert_eq!(exit.len(), 1, "{exit:?}");
+        assert_eq!((exit[0].track_id, exit[0].mean_speed_kmh), (1, Some(20.0)));
+        // A new visit starts a new mean; a visit without speeds has none.
+        z.update(6.0, &[car(1, 200.0, 200.0)]);
+        z.update(7.0, &[car(1, 200.0, 200.0)]);
+        z.add_speeds(|id| (id == 1).then_some(50.0));
+        z.update(8.0, &[car(1, 500.0, 200.0)]);
+        assert_eq!(z.update(9.0, &[car(1, 500.0, 200.0)])[0].mean_speed_kmh, Some(50.0));
+        let lost = (10..60).flat_map(|t| z.update(t as f64, &[])).collect::<Vec<_>>();
+        assert!(lost.iter().all(|e| e.track_id == 2 && e.mean_speed_kmh.is_none()), "{lost:?}");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub struct DetectorConfig {
     pub classes: ClassFilter,
     /// NMS across classes: one box per object even where the model hesitates between classes.
     pub agnostic_nms: bool,
+    /// Classes (names or indices) whose scores add up into one score per box, labelled by the
+    /// largest of them (see [`OutputLayout::decode_grouped`]); empty: each class on its own.
+    pub merged_classes: Vec<String>,
     pub max_det: usize,
     /// Let ONNX Runtime's pool threads spin between parallel sections instead of sleeping.
     pub spinning: bool,
@@ -87,6 +90,7 @@ impl Default for DetectorConfig {
             threads: 0,
             classes: ClassFilter::All,
             agnostic_nms: false,
+            merged_classes: Vec::new(),
             max_det: 300,
             // Spinning threads keep cores busy after `run` returns, taking them from the
             // decoder, the encoder and the other elements' sessions of the same pipeline.
@@ -109,6 +113,8 @@ pub struct YoloDetector {
     output_name: String,
     names: Vec<String>,
     keep: Vec<bool>,
+    /// Classes whose scores add up (`merged_classes`), by class index; empty: none.
+    merged: Vec<bool>,
     /// `(width, height)` of a model with a static input; `None` when height and width are dynamic.
     fixed_input: Option<(usize, usize)>,
     stride: usize,
@@ -154,6 +160,7 @@ impl YoloDetector {
             names,
             // Every class until the dry run below has told us how many there are.
             keep: Vec::new(),
+            merged: Vec::new(),
             fixed_input,
             stride,
             config,
@@ -169,13 +176,20 @@ impl YoloDetector {
             last_times: StageTimes::default(),
         };
         detector.check_output_layout()?;
-        detector.keep = detector.config.classes.mask(&detector.names).map_err(|e| {
+        let by_index_hint = |e: VisionError| {
             if detector.named_by_index {
                 VisionError::Config(format!("{e} (the model carries no class names: set a labels file or use indices)"))
             } else {
                 e
             }
-        })?;
+        };
+        let keep = detector.config.classes.mask(&detector.names).map_err(by_index_hint)?;
+        let merged = match &detector.config.merged_classes {
+            m if m.is_empty() => Vec::new(),
+            m => ClassFilter::Only(m.clone()).mask(&detector.names).map_err(by_index_hint)?,
+        };
+        detector.keep = keep;
+        detector.merged = merged;
         Ok(detector)
     }
 
@@ -295,7 +309,14 @@ impl YoloDetector {
         let keep = &self.keep;
         // An empty mask is the dry run at load time, before the classes are known.
         let allowed = |c: u32| keep.is_empty() || keep.get(c as usize).copied().unwrap_or(false);
-        layout.decode(data, out_shape, self.config.conf_threshold, &allowed, &mut self.candidates)?;
+        layout.decode_grouped(
+            data,
+            out_shape,
+            self.config.conf_threshold,
+            &allowed,
+            &self.merged,
+            &mut self.candidates,
+        )?;
         drop(outputs);
         let mut dets: Vec<Detection> = self
             .candidates

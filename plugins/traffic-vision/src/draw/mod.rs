@@ -1,4 +1,6 @@
 //! Drawing on video frames in place, with no GStreamer in it: the `overlay` element's core.
+//! Hand-written rather than a drawing crate: those draw on RGB images, and converting a 1080p
+//! I420 frame to RGB and back costs more than the whole overlay (about 1.4 ms a frame here).
 //!
 //! - [`Canvas`]: a mutable view of a frame's planes in the formats the elements accept (RGB,
 //!   BGR, RGBx, BGRx, RGBA, BGRA packed; I420 and NV12 planar). Filled rectangles with alpha,

@@ -69,22 +69,28 @@ pub struct BoxLabel {
     pub class: String,
     pub track_id: Option<u64>,
     pub confidence: Option<f32>,
+    /// Shown as `37 km/h`, kept in every shortened text but the last.
+    pub speed_kmh: Option<f32>,
 }
 
 impl BoxLabel {
     /// The texts from longest to shortest.
     fn texts(&self) -> Vec<String> {
         let id = self.track_id.map(|id| format!("#{id}"));
+        let speed = self.speed_kmh.filter(|v| v.is_finite()).map(|v| format!(" {v:.0} km/h")).unwrap_or_default();
         let mut full = self.class.clone();
         if let Some(id) = &id {
             full = format!("{full} {id}");
         }
-        let mut texts = Vec::with_capacity(3);
+        let mut texts = Vec::with_capacity(4);
         if let Some(c) = self.confidence.filter(|c| c.is_finite() && *c > 0.0) {
-            texts.push(format!("{full} {c:.2}"));
+            texts.push(format!("{full} {c:.2}{speed}"));
         }
-        texts.push(full);
+        texts.push(format!("{full}{speed}"));
         if let Some(id) = id {
+            if !speed.is_empty() {
+                texts.push(format!("{id}{speed}"));
+            }
             texts.push(id);
         }
         texts
@@ -526,10 +532,12 @@ mod tests {
 
     #[test]
     fn labels_shorten_from_the_confidence_then_the_class() {
-        let l = BoxLabel { class: "car".into(), track_id: Some(12), confidence: Some(0.871) };
+        let l = BoxLabel { class: "car".into(), track_id: Some(12), confidence: Some(0.871), speed_kmh: None };
         assert_eq!(l.texts(), ["car #12 0.87", "car #12", "#12"]);
-        let l = BoxLabel { class: "car".into(), track_id: None, confidence: Some(f32::NAN) };
+        let l = BoxLabel { class: "car".into(), track_id: None, confidence: Some(f32::NAN), speed_kmh: None };
         assert_eq!(l.texts(), ["car"]);
+        let l = BoxLabel { class: "car".into(), track_id: Some(12), confidence: Some(0.871), speed_kmh: Some(37.4) };
+        assert_eq!(l.texts(), ["car #12 0.87 37 km/h", "car #12 37 km/h", "#12 37 km/h", "#12"]);
     }
 
     #[test]
@@ -558,7 +566,7 @@ mod tests {
             bbox: [100.0, 100.0, 220.0, 180.0],
             color: class_color("car"),
             outline: true,
-            label: Some(BoxLabel { class: "car".into(), track_id: Some(3), confidence: Some(0.91) }),
+            label: Some(BoxLabel { class: "car".into(), track_id: Some(3), confidence: Some(0.91), speed_kmh: None }),
             predicted: false,
         };
         Scene {

@@ -1,7 +1,7 @@
-//! Licence plates: which vehicles to search (schedule), several crops in one inference (mosaic),
-//! reading the text (ocr) and voting over a track's reads (vote).
+//! Licence plates: which vehicles to search and when (planner, schedule), reading the text (ocr)
+//! and voting over a track's reads (vote).
 
-pub mod mosaic;
 pub mod ocr;
+pub mod planner;
 pub mod schedule;
 pub mod vote;

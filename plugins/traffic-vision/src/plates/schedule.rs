@@ -56,7 +56,7 @@ impl SearchSchedule {
         ready
     }
 
-    /// Records a search on frame `index`, due or not (a free tile of a mosaic that runs anyway).
+    /// Records a search on frame `index`, due or not.
     pub fn searched(&mut self, index: u64, bbox: BBox, progress: bool, interval: u64, max_interval: u64) {
         let interval = interval.max(1);
         self.wait = match self.last {
@@ -127,7 +127,7 @@ mod tests {
         let b = BBox::new(0.0, 0.0, 200.0, 200.0);
         assert_eq!(s.since_last(0), u64::MAX);
         assert!(s.due(0, b, false, 5, 80));
-        // Searched on frame 2 in a free mosaic tile: the next turn is 10 frames after it.
+        // Searched out of turn on frame 2: the next turn is 10 frames after it.
         s.searched(2, b, false, 5, 80);
         assert_eq!((s.since_last(4), s.wait()), (2, 10));
         let v: Vec<u64> = (3..30).filter(|&i| s.due(i, b, false, 5, 80)).collect();

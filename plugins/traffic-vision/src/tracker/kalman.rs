@@ -5,6 +5,8 @@
 //! step, as current BoxMOT does, so a degenerate measurement never yields an inverted box.
 //!
 //! Fixed-size arrays in `f64` (numpy's precision, for frame-by-frame parity); nothing allocates.
+//! Hand-written rather than through a linear-algebra crate: 8x8 fixed matrices are all it needs,
+//! and frame-by-frame parity with BoxMOT's numpy code is checked against it.
 
 // Matrix code reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]

@@ -3,12 +3,18 @@
 //! ```toml
 //! min-frames = 3              # optional, overrides the property
 //! anchor = "bottom-center"    # optional: bottom-center, center, top-center
+//! bin = "15m"                 # optional: counts per 15 minutes of stream time
+//!
+//! [calibration]               # optional: speeds (4 image points around a road quadrilateral
+//! image = [0.42, 0.95, 0.90, 0.95, 0.49, 0.47, 0.335, 0.47]   # and the same points on the
+//! world = [0, 0, 4, 0, 4, 14, 0, 14]                           # ground, in metres)
 //!
 //! [[line]]
 //! name = "north"
 //! points = [0.1, 0.6, 0.9, 0.6]   # x1, y1, x2, y2: fractions of the frame (all <= 1) or pixels
 //! in = "southbound"               # optional direction names (default in/out)
 //! out = "northbound"
+//! allowed = "southbound"          # optional: a one-way line; the other way is wrong-way
 //!
 //! [[zone]]
 //! name = "lot"
@@ -18,6 +24,8 @@
 //! Lines, zones or both; at least one of them.
 
 use serde::Deserialize;
+use traffic_vision::counting::bins::parse_duration;
+use traffic_vision::counting::calibration::CalibrationSpec;
 use traffic_vision::counting::zones::ZoneSpec;
 use traffic_vision::counting::{first_repeated, LineSpec};
 
@@ -27,6 +35,8 @@ struct File {
     #[serde(rename = "min-frames")]
     min_frames: Option<u32>,
     anchor: Option<String>,
+    bin: Option<String>,
+    calibration: Option<CalibrationEntry>,
     #[serde(default)]
     line: Vec<LineEntry>,
     #[serde(default)]
@@ -42,6 +52,14 @@ struct LineEntry {
     in_name: Option<String>,
     #[serde(rename = "out")]
     out_name: Option<String>,
+    allowed: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalibrationEntry {
+    image: Vec<f64>,
+    world: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +76,9 @@ pub struct CounterConfig {
     pub zones: Vec<ZoneSpec>,
     pub min_frames: Option<u32>,
     pub anchor: Option<String>,
+    pub calibration: Option<CalibrationSpec>,
+    /// Bin width, seconds.
+    pub bin: Option<f64>,
 }
 
 /// Reads a config file; every error names the file and what is wrong.
@@ -70,7 +91,11 @@ pub fn load(path: &str) -> Result<CounterConfig, String> {
         .iter()
         .map(|l| {
             let (i, o) = (l.in_name.as_deref().unwrap_or("in"), l.out_name.as_deref().unwrap_or("out"));
-            LineSpec::new(&l.name, l.points, i, o)
+            let line = LineSpec::new(&l.name, l.points, i, o)?;
+            match &l.allowed {
+                Some(direction) => line.only(direction),
+                None => Ok(line),
+            }
         })
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{path}: {e}"))?;
@@ -89,7 +114,13 @@ pub fn load(path: &str) -> Result<CounterConfig, String> {
     if lines.is_empty() && zones.is_empty() {
         return Err(format!("{path}: no [[line]] and no [[zone]]"));
     }
-    Ok(CounterConfig { lines, zones, min_frames: file.min_frames, anchor: file.anchor })
+    let calibration = file
+        .calibration
+        .map(|c| CalibrationSpec::new(&c.image, &c.world))
+        .transpose()
+        .map_err(|e| format!("{path}: {e}"))?;
+    let bin = file.bin.as_deref().map(parse_duration).transpose().map_err(|e| format!("{path}: {e}"))?;
+    Ok(CounterConfig { lines, zones, min_frames: file.min_frames, anchor: file.anchor, calibration, bin })
 }
 
 #[cfg(test)]
@@ -126,6 +157,26 @@ mod tests {
         assert_eq!((c.lines[0].in_name.as_str(), c.lines[0].out_name.as_str()), ("A/B", "C"));
         let err = load_text("lines", "[[line]]\nname = \"a;b\"\npoints = [0, 0.5, 1, 0.5]\n").unwrap_err();
         assert!(err.contains("may not contain"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_calibration_the_bin_and_one_way_lines() {
+        let c = load_text(
+            "survey",
+            "bin = \"15m\"\n[calibration]\nimage = [0.42, 0.95, 0.90, 0.95, 0.49, 0.47, 0.335, 0.47]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n[[line]]\nname = \"ramp\"\npoints = [0, 0.5, 1, 0.5]\nin = \"down\"\nout = \"up\"\nallowed = \"down\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.bin, Some(900.0));
+        assert_eq!(c.calibration.unwrap().world[2], (4.0, 14.0));
+        assert_eq!(c.lines[0].only_inward, Some(true));
+        for (text, why) in [
+            ("[calibration]\nimage = [0.1, 0.9, 0.5, 0.9, 0.9, 0.9, 0.3, 0.4]\nworld = [0, 0, 4, 0, 4, 14, 0, 14]\n[[line]]\nname = \"a\"\npoints = [0, 0.5, 1, 0.5]\n", "three of the points are on one line"),
+            ("bin = \"soon\"\n[[line]]\nname = \"a\"\npoints = [0, 0.5, 1, 0.5]\n", "bin 'soon'"),
+            ("[[line]]\nname = \"a\"\npoints = [0, 0.5, 1, 0.5]\nallowed = \"north\"\n", "'north' is neither 'in' nor 'out'"),
+        ] {
+            let e = load_text("bad-survey", text).unwrap_err();
+            assert!(e.contains("bad-survey-") && e.contains(why), "{e}");
+        }
     }
 
     #[test]

@@ -7,6 +7,9 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{ClassTotal, Counts, Crossing, LineTotals, ZoneEvent, ZoneEventKind, ZoneOccupant, ZoneState};
+use traffic_vision::counting::bins::{parse_duration, ClosedBin};
+use traffic_vision::counting::calibration::CalibrationSpec;
+use traffic_vision::counting::survey::Survey;
 use traffic_vision::counting::zones::{self, Zone, ZoneCounter, ZoneSpec, DEFAULT_LOST_AFTER};
 use traffic_vision::counting::{first_repeated, Anchor, CrossingCounter, Line, LineSpec, TrackObservation};
 use traffic_vision::BBox;
@@ -51,6 +54,8 @@ struct Settings {
     anchor: AnchorChoice,
     min_frames: Option<u32>,
     lost_after: u32,
+    calibration: String,
+    bin: String,
 }
 
 impl Default for Settings {
@@ -62,6 +67,8 @@ impl Default for Settings {
             anchor: AnchorChoice::default(),
             min_frames: None,
             lost_after: DEFAULT_LOST_AFTER as u32,
+            calibration: String::new(),
+            bin: String::new(),
         }
     }
 }
@@ -75,6 +82,8 @@ struct State {
     frame: u64,
     /// Stream time of the latest frame, seconds (zone dwell times).
     now: f64,
+    /// Speeds, headways and bins.
+    survey: Survey,
 }
 
 #[derive(Default)]
@@ -93,23 +102,14 @@ struct Plan {
     anchor: Anchor,
     min_frames: u32,
     lost_after: u64,
+    calibration: Option<CalibrationSpec>,
+    /// Bin width, seconds.
+    bin: Option<f64>,
 }
 
 impl Plan {
     fn lines(&self, width: u32, height: u32) -> Vec<Line> {
-        self.lines
-            .iter()
-            .map(|spec| {
-                let (start, end) = spec.in_pixels(width, height);
-                Line {
-                    name: spec.name.clone(),
-                    start,
-                    end,
-                    in_name: spec.in_name.clone(),
-                    out_name: spec.out_name.clone(),
-                }
-            })
-            .collect()
+        self.lines.iter().map(|spec| spec.line(width, height)).collect()
     }
 
     fn zones(&self, width: u32, height: u32) -> Vec<Zone> {
@@ -130,13 +130,22 @@ impl LineCounter {
         let s = lock(&self.settings).clone();
         let mut specs = LineSpec::parse_list(&s.lines).map_err(|e| e.to_string())?;
         let mut zone_specs = ZoneSpec::parse_list(&s.zones).map_err(|e| e.to_string())?;
-        let (mut file_min_frames, mut file_anchor) = (None, None);
+        let (mut file_min_frames, mut file_anchor, mut file_calibration, mut file_bin) = (None, None, None, None);
         if !s.config.is_empty() {
             let c = config::load(&s.config)?;
             specs.extend(c.lines);
             zone_specs.extend(c.zones);
-            (file_min_frames, file_anchor) = (c.min_frames, c.anchor);
+            (file_min_frames, file_anchor, file_calibration, file_bin) = (c.min_frames, c.anchor, c.calibration, c.bin);
         }
+        // The properties win over the file, as min-frames does.
+        let calibration = match s.calibration.trim() {
+            "" => file_calibration,
+            spec => Some(CalibrationSpec::parse(spec).map_err(|e| e.to_string())?),
+        };
+        let bin = match s.bin.trim() {
+            "" => file_bin,
+            text => Some(parse_duration(text).map_err(|e| e.to_string())?),
+        };
         if specs.is_empty() && zone_specs.is_empty() {
             return Err("no counting line or zone: set the 'lines' property (name:x1,y1,x2,y2[:in/out];...), 'zones' or 'config'".into());
         }
@@ -157,7 +166,13 @@ impl LineCounter {
             anchor: anchor.anchor(),
             min_frames: s.min_frames.or(file_min_frames).unwrap_or(DEFAULT_MIN_FRAMES),
             lost_after: s.lost_after.into(),
+            calibration,
+            bin,
         })
+    }
+
+    fn post(&self, body: gst::Structure) {
+        let _ = self.obj().post_message(gst::message::Element::builder(body).src(&*self.obj()).build());
     }
 
     fn reset(&self) {
@@ -199,6 +214,7 @@ fn zone_events_of(
                 plate: plates.get(&e.track_id).map(|(p, _)| p.clone()),
                 class: e.class,
                 dwell: e.dwell,
+                mean_speed_kmh: e.mean_speed_kmh,
             })
         })
         .collect()
@@ -261,6 +277,29 @@ fn counts_of(
     Counts { lines, crossings, zones, zone_events }
 }
 
+/// A closed bin in metadata form: line and direction names for the counter's indices.
+fn bin_of(counter: &CrossingCounter, bin: &ClosedBin) -> traffic_meta::Bin {
+    traffic_meta::Bin {
+        start: bin.start,
+        end: bin.end,
+        counts: bin
+            .tallies
+            .iter()
+            .filter_map(|((line, class, inward), tally)| {
+                let line = counter.lines().get(*line)?;
+                Some(traffic_meta::BinCount {
+                    line: line.name.clone(),
+                    class: class.clone(),
+                    direction: if *inward { line.in_name.clone() } else { line.out_name.clone() },
+                    count: tally.count,
+                    mean_speed_kmh: tally.mean_speed_kmh(),
+                    mean_headway_s: tally.mean_headway_s(),
+                })
+            })
+            .collect(),
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for LineCounter {
     const NAME: &'static str = "GstLineCounter";
@@ -298,6 +337,16 @@ impl ObjectImpl for LineCounter {
                     .minimum(1)
                     .maximum(1000)
                     .default_value(DEFAULT_MIN_FRAMES)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("calibration")
+                    .nick("Calibration")
+                    .blurb("The view's ground plane 'u1,v1,u2,v2,u3,v3,u4,v4:X1,Y1,X2,Y2,X3,Y3,X4,Y4': four image points in order around a quadrilateral on the road (fractions of the frame when all within 0..1, else pixels) and the same points on the ground in metres. Enables speed_kmh on tracked objects and on crossings (fitted over the last second of the anchor's ground path)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("bin")
+                    .nick("Bin")
+                    .blurb("Counts per interval of stream time, e.g. '15m', '10s', '1h' (empty: off): each closed bin posts a traffic-bin message with the crossings per line, class and direction, their mean speed and headway")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("lost-after")
@@ -340,6 +389,8 @@ impl ObjectImpl for LineCounter {
             "anchor" => s.anchor = value.get().unwrap_or(s.anchor),
             "min-frames" => s.min_frames = value.get().ok(),
             "lost-after" => s.lost_after = value.get().unwrap_or(s.lost_after),
+            "calibration" => s.calibration = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
+            "bin" => s.bin = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
         }
     }
@@ -353,6 +404,8 @@ impl ObjectImpl for LineCounter {
             "anchor" => s.anchor.to_value(),
             "min-frames" => s.min_frames.unwrap_or(DEFAULT_MIN_FRAMES).to_value(),
             "lost-after" => s.lost_after.to_value(),
+            "calibration" => s.calibration.to_value(),
+            "bin" => s.bin.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -366,7 +419,7 @@ impl ElementImpl for LineCounter {
             gst::subclass::ElementMetadata::new(
                 "Line counter",
                 "Filter/Analyzer/Video",
-                "Counts tracked objects crossing virtual lines, per class and direction, and in polygon zones; attaches TrafficCountsMeta and posts traffic-crossing, traffic-zone and traffic-summary messages",
+                "Counts tracked objects crossing virtual lines, per class and direction, and in polygon zones; with a calibration their speed; attaches TrafficCountsMeta and posts traffic-crossing, traffic-wrong-way, traffic-zone, traffic-bin and traffic-summary messages",
                 "traffic-vision developers",
             )
         });
@@ -424,17 +477,28 @@ impl BaseTransformImpl for LineCounter {
                 let (w, h) = (info.width(), info.height());
                 state.counter.relocate(plan.lines(w, h)).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
                 state.zones.relocate(plan.zones(w, h)).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                state.survey.relocate(plan.calibration.as_ref(), w, h).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
                 state.info = info;
             }
             None => {
-                let (counter, zones) = plan.counters(info.width(), info.height());
-                *guard = Some(State { counter, zones, info, plates: HashMap::new(), frame: 0, now: 0.0 });
+                let (w, h) = (info.width(), info.height());
+                let (counter, zones) = plan.counters(w, h);
+                let survey = Survey::new(plan.calibration.as_ref(), plan.bin, plan.anchor, w, h)
+                    .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                *guard = Some(State { counter, zones, info, plates: HashMap::new(), frame: 0, now: 0.0, survey });
             }
         }
         Ok(())
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        if matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_)) {
+            // The open bin closes where the frames stopped; a seek also ends every path and headway.
+            let bin = lock(&self.state).as_mut().and_then(|s| s.survey.interrupt().map(|b| bin_of(&s.counter, &b)));
+            if let Some(bin) = bin {
+                self.post(traffic_meta::bin_structure(&bin));
+            }
+        }
         if let gst::EventView::Eos(_) = event.view() {
             let summary = match lock(&self.state).as_ref() {
                 Some(s) => Some((counts_of(&s.counter, Vec::new(), zones_of(&s.zones, s.now), Vec::new()), s.frame)),
@@ -446,8 +510,7 @@ impl BaseTransformImpl for LineCounter {
                 }),
             };
             if let Some((counts, frames)) = summary {
-                let body = traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames });
-                let _ = self.obj().post_message(gst::message::Element::builder(body).src(&*self.obj()).build());
+                self.post(traffic_meta::summary_structure(&traffic_meta::Summary { counts, frames }));
             }
         }
         self.parent_sink_event(event)
@@ -491,29 +554,68 @@ impl BaseTransformImpl for LineCounter {
         };
         let zone_events = state.zones.update(state.now, &present);
         let zone_events = zone_events_of(&state.zones, zone_events, &state.plates);
+        // Bins run on stream time (the position in the media, as a report is read against it).
+        let stream_time = self
+            .obj()
+            .segment()
+            .downcast_ref::<gst::ClockTime>()
+            .and_then(|seg| pts.and_then(|p| seg.to_stream_time(p)))
+            .map_or(state.now, |t| t.nseconds() as f64 / 1e9);
+        let frame_seconds = buf.duration().map(|d| d.nseconds() as f64 / 1e9).unwrap_or_else(|| {
+            if fps.numer() > 0 {
+                fps.denom() as f64 / fps.numer() as f64
+            } else {
+                0.0
+            }
+        });
+        let closed: Vec<traffic_meta::Bin> = state
+            .survey
+            .frame(stream_time, frame_seconds, state.now, &observations)
+            .iter()
+            .map(|b| bin_of(&state.counter, b))
+            .collect();
+        let survey = &state.survey;
+        state.zones.add_speeds(|track_id| survey.speed_kmh(track_id));
         let crossings: Vec<Crossing> = events
             .iter()
             .map(|e| {
                 let line = &state.counter.lines()[e.line];
+                let (speed_kmh, headway_s) = state.survey.crossing(e, state.now);
                 Crossing {
                     line: line.name.clone(),
                     direction: if e.inward { line.in_name.clone() } else { line.out_name.clone() },
                     track_id: e.track_id,
                     class: e.class.clone(),
                     plate: state.plates.get(&e.track_id).map(|(p, _)| p.clone()),
+                    speed_kmh,
+                    headway_s,
+                    wrong_way: e.wrong_way,
                 }
             })
             .collect();
+        let speeds: Vec<(i32, f64)> =
+            objects.iter().filter_map(|o| Some((o.roi_id, state.survey.speed_kmh(o.track.as_ref()?.id)?))).collect();
         let counts = counts_of(&state.counter, crossings, zones_of(&state.zones, state.now), zone_events);
         drop(guard);
+        for bin in &closed {
+            self.post(traffic_meta::bin_structure(bin));
+        }
         for c in &counts.crossings {
             gst::debug!(CAT, imp = self, "track {} {} crossed {} ({})", c.track_id, c.class, c.line, c.direction);
-            let s = traffic_meta::crossing_structure(&traffic_meta::CrossingMessage {
-                crossing: c.clone(),
-                pts,
-                running_time,
-            });
-            let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+            let m = traffic_meta::CrossingMessage { crossing: c.clone(), pts, running_time };
+            self.post(traffic_meta::crossing_structure(&m));
+            if c.wrong_way {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "track {} {} crossed {} the wrong way ({})",
+                    c.track_id,
+                    c.class,
+                    c.line,
+                    c.direction
+                );
+                self.post(traffic_meta::wrong_way_structure(&m));
+            }
         }
         for e in &counts.zone_events {
             gst::debug!(
@@ -526,10 +628,15 @@ impl BaseTransformImpl for LineCounter {
                 e.zone,
                 e.dwell
             );
-            let s = traffic_meta::zone_structure(&traffic_meta::ZoneMessage { event: e.clone(), pts, running_time });
-            let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+            self.post(traffic_meta::zone_structure(&traffic_meta::ZoneMessage { event: e.clone(), pts, running_time }));
+        }
+        for (roi_id, kmh) in speeds {
+            traffic_meta::set_speed(buf, roi_id, kmh);
         }
         traffic_meta::set_counts(buf, &counts);
+        if !closed.is_empty() {
+            traffic_meta::set_bins(buf, &closed);
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 }

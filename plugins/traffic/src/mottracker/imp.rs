@@ -315,7 +315,8 @@ fn label_of(class_id: u32, labels: &HashMap<u32, String>) -> String {
 }
 
 fn track_of(t: &TrackedObject, labels: &HashMap<u32, String>) -> Track {
-    Track { id: t.id, age: t.age, predicted: t.predicted, label: label_of(t.class_id, labels), label_id: t.class_id }
+    let label = label_of(t.class_id, labels);
+    Track { id: t.id, age: t.age, predicted: t.predicted, label, label_id: t.class_id, speed_kmh: None }
 }
 
 /// A track on a frame the detector skipped: a new ROI with the motion model's box.

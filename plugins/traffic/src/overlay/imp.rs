@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,7 @@ struct Settings {
     show_lines: bool,
     show_counts: bool,
     show_fps: bool,
+    show_speed: bool,
     font_scale: f64,
 }
 
@@ -44,6 +45,7 @@ impl Default for Settings {
             show_lines: true,
             show_counts: true,
             show_fps: true,
+            show_speed: true,
             font_scale: 1.0,
         }
     }
@@ -139,6 +141,7 @@ impl ObjectImpl for Overlay {
                 switch("show-lines", "Show lines", "Draw the counting lines with their names and per-direction totals, and the zones with their occupancy", d.show_lines),
                 switch("show-counts", "Show counts", "Panel in the top-left corner: per line, per class, the totals in each direction", d.show_counts),
                 switch("show-fps", "Show FPS", "Top-right corner: frames per second through this element by the wall clock, and by the stream's running time, over the last second", d.show_fps),
+                switch("show-speed", "Show speed", "The track's speed in its label ('car #12 0.87 37 km/h'), where linecounter has a calibration and the track is long enough to have one", d.show_speed),
                 glib::ParamSpecDouble::builder("font-scale")
                     .nick("Font scale")
                     .blurb("Multiplies the text size, which follows the frame: about 2.4 % of its short side (26 px at 1080p), 12 px at least")
@@ -163,6 +166,7 @@ impl ObjectImpl for Overlay {
             "show-lines" => s.show_lines = value.get().unwrap_or(s.show_lines),
             "show-counts" => s.show_counts = value.get().unwrap_or(s.show_counts),
             "show-fps" => s.show_fps = value.get().unwrap_or(s.show_fps),
+            "show-speed" => s.show_speed = value.get().unwrap_or(s.show_speed),
             "font-scale" => s.font_scale = value.get().unwrap_or(s.font_scale),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
         }
@@ -179,6 +183,7 @@ impl ObjectImpl for Overlay {
             "show-lines" => s.show_lines.to_value(),
             "show-counts" => s.show_counts.to_value(),
             "show-fps" => s.show_fps.to_value(),
+            "show-speed" => s.show_speed.to_value(),
             "font-scale" => s.font_scale.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
@@ -325,17 +330,13 @@ fn class_of(o: &Object) -> &str {
     o.track.as_ref().map_or_else(|| o.label(), |t| t.label.as_str())
 }
 
-fn label_of(o: &Object) -> BoxLabel {
+fn label_of(o: &Object, show_speed: bool) -> BoxLabel {
     BoxLabel {
         class: class_of(o).to_string(),
         track_id: o.track.as_ref().map(|t| t.id),
         confidence: o.detection.as_ref().map(|d| d.confidence as f32),
+        speed_kmh: o.track.as_ref().and_then(|t| t.speed_kmh).filter(|_| show_speed).map(|v| v as f32),
     }
-}
-
-/// Per-direction totals of a line, summed over the classes.
-fn direction_total(l: &traffic_meta::LineTotals, direction: &str) -> u64 {
-    l.totals.iter().filter(|t| t.direction == direction).map(|t| t.count).sum()
 }
 
 fn scene(s: &Settings, objects: &[Object], counts: Option<&Counts>, trails: &Trails, fps: Option<String>) -> Scene {
@@ -347,7 +348,7 @@ fn scene(s: &Settings, objects: &[Object], counts: Option<&Counts>, trails: &Tra
                 bbox: bbox(o),
                 color,
                 outline: s.show_boxes,
-                label: s.show_labels.then(|| label_of(o)),
+                label: s.show_labels.then(|| label_of(o, s.show_speed)),
                 predicted: o.track.as_ref().is_some_and(|t| t.predicted),
             });
         }
@@ -373,9 +374,9 @@ fn scene(s: &Settings, objects: &[Object], counts: Option<&Counts>, trails: &Tra
                 "{}  {} {} \u{b7} {} {}",
                 l.name,
                 l.in_name,
-                direction_total(l, &l.in_name),
+                l.direction_total(&l.in_name),
                 l.out_name,
-                direction_total(l, &l.out_name)
+                l.direction_total(&l.out_name)
             );
             scene.lines.push(CountLine {
                 start: (l.start.0 as f32, l.start.1 as f32),
@@ -408,29 +409,22 @@ fn scene(s: &Settings, objects: &[Object], counts: Option<&Counts>, trails: &Tra
             scene
                 .panel
                 .push(PanelRow { swatch: None, cells: vec![format!("{}: {} / {}", l.name, l.in_name, l.out_name)] });
-            let mut per_class: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-            for t in &l.totals {
-                let e = per_class.entry(t.class.as_str()).or_default();
-                if t.direction == l.in_name {
-                    e.0 += t.count;
-                } else if t.direction == l.out_name {
-                    e.1 += t.count;
-                }
-            }
-            let classes = per_class.len();
-            let (mut all_in, mut all_out) = (0, 0);
-            for (class, (n_in, n_out)) in per_class {
-                all_in += n_in;
-                all_out += n_out;
+            let per_class = l.by_class();
+            for (class, directions) in &per_class {
+                let n = |direction: &str| directions.get(direction).copied().unwrap_or(0).to_string();
                 scene.panel.push(PanelRow {
                     swatch: Some(draw::class_color(class)),
-                    cells: vec![class.to_string(), n_in.to_string(), n_out.to_string()],
+                    cells: vec![class.clone(), n(&l.in_name), n(&l.out_name)],
                 });
             }
-            if classes != 1 {
+            if per_class.len() != 1 {
                 scene.panel.push(PanelRow {
                     swatch: None,
-                    cells: vec!["total".into(), all_in.to_string(), all_out.to_string()],
+                    cells: vec![
+                        "total".into(),
+                        l.direction_total(&l.in_name).to_string(),
+                        l.direction_total(&l.out_name).to_string(),
+                    ],
                 });
             }
         }

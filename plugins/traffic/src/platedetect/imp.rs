@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -7,9 +7,10 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use traffic_meta::{PixelBox, NO_PARENT};
-use traffic_vision::plates::mosaic::{self, Mosaic};
-use traffic_vision::plates::schedule::{self, SearchSchedule};
-use traffic_vision::{BBox, ClassFilter, DetectorConfig, Frame, VisionError, YoloDetector};
+use traffic_vision::detect::{crops, CropDetector, CropDetectorConfig};
+use traffic_vision::plates::planner::{self, PlannerConfig, SearchPlanner};
+use traffic_vision::plates::schedule;
+use traffic_vision::{BBox, ClassFilter, Detection, DetectorConfig, Frame, VisionError, YoloDetector};
 
 use super::Mode;
 use crate::{lock, start_error, stats, video};
@@ -18,9 +19,11 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("platedetect", gst::DebugColorFlags::empty(), Some("Licence-plate detector"))
 });
 
-const DEFAULT_MODEL: &str = "platedet.onnx";
-/// Tracks unseen for this many frames are forgotten.
-const FORGET_AFTER: u64 = 600;
+const DEFAULT_MODEL: &str = "platedet_raw.onnx";
+/// Crops share an inference while padding them to the largest costs at most this much more.
+const BATCH_SLACK: f64 = 0.25;
+/// Searches the median per-vehicle time is taken over.
+const RECENT_SEARCHES: usize = 1000;
 
 #[derive(Clone, Debug)]
 struct Settings {
@@ -31,8 +34,20 @@ struct Settings {
     max_interval: u32,
     done_confidence: f64,
     mode: Mode,
-    mosaic: bool,
+    max_input: u32,
+    min_input: u32,
     threads: u32,
+}
+
+impl Settings {
+    fn planner(&self) -> PlannerConfig {
+        PlannerConfig {
+            min_vehicle_size: self.min_vehicle_size as f64,
+            interval: self.interval as u64,
+            max_interval: self.max_interval as u64,
+            done_confidence: self.done_confidence,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -45,7 +60,8 @@ impl Default for Settings {
             max_interval: 160,
             done_confidence: 0.9,
             mode: Mode::Vehicles,
-            mosaic: true,
+            max_input: 640,
+            min_input: 0,
             threads: 0,
         }
     }
@@ -56,18 +72,20 @@ impl Default for Settings {
 struct Stats {
     frames: u64,
     inferences: u64,
-    /// Vehicle crops searched (several per inference in a mosaic).
+    /// Vehicle crops searched (several per inference in a batch).
     crops: u64,
     plates: u64,
     /// Tracks remembered now (search schedules), and those with a read confidence from plateocr.
     tracks: u64,
     reads: u64,
     time: Duration,
+    /// Milliseconds per vehicle of the last searches (an inference's time over its crops).
+    recent_crop_ms: VecDeque<f64>,
 }
 
 impl Stats {
     fn structure(&self) -> gst::Structure {
-        stats::structure(
+        let mut s = stats::structure(
             "platedetect-stats",
             &[
                 ("frames", self.frames),
@@ -78,42 +96,105 @@ impl Stats {
                 ("reads", self.reads),
             ],
             &[("ms-per-inference", self.time, self.inferences), ("ms-per-crop", self.time, self.crops)],
-        )
+        );
+        s.set("median-ms-per-crop", median(&self.recent_crop_ms));
+        s
+    }
+
+    fn searched(&mut self, crops: usize, time: Duration) {
+        self.inferences += 1;
+        self.crops += crops as u64;
+        self.time += time;
+        let per_crop = time.as_secs_f64() * 1e3 / crops.max(1) as f64;
+        for _ in 0..crops {
+            if self.recent_crop_ms.len() == RECENT_SEARCHES {
+                self.recent_crop_ms.pop_front();
+            }
+            self.recent_crop_ms.push_back(per_crop);
+        }
     }
 }
 
-struct TrackState {
-    schedule: SearchSchedule,
-    /// The track's read confidence (from plateocr) when it was last searched.
-    read_at_search: f64,
-    last_seen: u64,
+fn median(values: &VecDeque<f64>) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The plate model: a raw-head model searches each crop at its own size, crops batched; any
+/// other YOLO model (e.g. Ultralytics' static 640x640 export) one crop per inference.
+/// Boxed: the two differ in size and are built once per start.
+enum PlateModel {
+    Crops(Box<CropDetector>),
+    Whole(Box<YoloDetector>),
+}
+
+impl PlateModel {
+    fn names(&self) -> &[String] {
+        match self {
+            PlateModel::Crops(d) => d.names(),
+            PlateModel::Whole(d) => d.names(),
+        }
+    }
+
+    /// The detections in each image, in its pixels; `inference` gets each inference's crop count and time.
+    fn detect(
+        &mut self,
+        images: &[Frame],
+        mut inference: impl FnMut(usize, Duration),
+    ) -> Result<Vec<Vec<Detection>>, VisionError> {
+        let mut found = vec![Vec::new(); images.len()];
+        match self {
+            PlateModel::Crops(d) => {
+                let sizes: Vec<(usize, usize)> = images.iter().map(|f| d.input_size_for(f.width, f.height)).collect();
+                for group in crops::batches(&sizes, BATCH_SLACK) {
+                    let batch: Vec<Frame> = group.iter().map(|&i| images[i]).collect();
+                    let t0 = Instant::now();
+                    let dets = d.detect_batch(&batch)?;
+                    inference(group.len(), t0.elapsed());
+                    for (i, dets) in group.into_iter().zip(dets) {
+                        found[i] = dets;
+                    }
+                }
+            }
+            PlateModel::Whole(d) => {
+                for (image, out) in images.iter().zip(found.iter_mut()) {
+                    let t0 = Instant::now();
+                    *out = d.detect(image)?;
+                    inference(1, t0.elapsed());
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 struct State {
-    detector: YoloDetector,
-    mosaic: Mosaic,
+    model: PlateModel,
     label: String,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
-    tracks: HashMap<u64, TrackState>,
-    /// A tracker runs upstream (some vehicle carried a track ID on this stream).
-    tracked_stream: bool,
+    planner: SearchPlanner,
 }
 
 #[derive(Default)]
 pub struct PlateDetect {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    /// Best `track_confidence` per track, as `plateocr` reports it upstream.
+    /// Best `track_confidence` per track that `plateocr` reported upstream since the last frame
+    /// (the planner takes them on the next frame: the streaming thread may be busy inferring).
     read: Mutex<HashMap<u64, f64>>,
     /// Apart from `state`, so that reading `stats` never waits for an inference.
     stats: Mutex<Stats>,
 }
 
-/// A vehicle to search: its ROI id, track and box.
+/// A vehicle on the frame: its ROI id and box.
 struct Vehicle {
     roi_id: i32,
-    track: Option<u64>,
     bbox: PixelBox,
 }
 
@@ -131,7 +212,7 @@ impl ObjectImpl for PlateDetect {
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Plate detector, a YOLO ONNX model (float32 or float16); empty: platedet.onnx in $TRAFFIC_WEIGHTS_DIR (the checkout's weights/)")
+                    .blurb("Plate detector, a YOLO ONNX model (float32 or float16): a raw-head model (scripts/yolo_raw_head.py) searches each vehicle at its own size, any other one at its input size; empty: platedet_raw.onnx in $TRAFFIC_WEIGHTS_DIR (the checkout's weights/)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("conf-threshold")
@@ -178,10 +259,19 @@ impl ObjectImpl for PlateDetect {
                     .blurb("Where to search: vehicles (boxes from yolodetect), frame (whole frame), auto (vehicles, else the whole frame; for still images)")
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecBoolean::builder("mosaic")
-                    .nick("Mosaic")
-                    .blurb("Pack up to four vehicle crops that fit a quarter of the detector input unshrunk into one inference (2x2 tiles)")
-                    .default_value(d.mosaic)
+                glib::ParamSpecUInt::builder("max-input")
+                    .nick("Maximum input")
+                    .blurb("Longest side of the detector input (a multiple of 32): a vehicle (or frame) is searched at its own size rounded up to 32 pixels, larger ones shrunk to this; crops of similar size run as one batch (raw-head models only)")
+                    .minimum(32)
+                    .maximum(4096)
+                    .default_value(d.max_input)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-input")
+                    .nick("Minimum input")
+                    .blurb("A vehicle whose longest side is below this is enlarged to it before the search (0: never; costs time, for views where vehicles are small: a plate a few pixels high is below what the model learnt to find) (raw-head models only)")
+                    .maximum(4096)
+                    .default_value(d.min_input)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("threads")
@@ -191,7 +281,7 @@ impl ObjectImpl for PlateDetect {
                     .default_value(d.threads)
                     .mutable_ready()
                     .build(),
-                stats::property("frames, inferences, crops (vehicles searched), plates, tracks remembered and those with a read from plateocr (reads), and mean milliseconds per inference and per crop (crop, letterbox, model, decode)"),
+                stats::property("frames, inferences, crops (vehicles searched), plates, tracks remembered and those with a read from plateocr (reads), mean milliseconds per inference and per crop (letterbox, model, decode), and the median milliseconds per crop over the last 1000 searched vehicles (median-ms-per-crop)"),
             ]
         });
         PROPERTIES.as_ref()
@@ -210,7 +300,12 @@ impl ObjectImpl for PlateDetect {
             "max-interval" => s.max_interval = value.get().unwrap_or(s.max_interval),
             "done-confidence" => s.done_confidence = value.get().unwrap_or(s.done_confidence),
             "mode" => s.mode = value.get().unwrap_or(s.mode),
-            "mosaic" => s.mosaic = value.get().unwrap_or(s.mosaic),
+            "max-input" => {
+                let v: u32 = value.get().unwrap_or(s.max_input);
+                // A multiple of the stride; rounded down, never below it.
+                s.max_input = (v / 32).max(1) * 32;
+            }
+            "min-input" => s.min_input = value.get().unwrap_or(s.min_input),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
         }
@@ -226,7 +321,8 @@ impl ObjectImpl for PlateDetect {
             "max-interval" => s.max_interval.to_value(),
             "done-confidence" => s.done_confidence.to_value(),
             "mode" => s.mode.to_value(),
-            "mosaic" => s.mosaic.to_value(),
+            "max-input" => s.max_input.to_value(),
+            "min-input" => s.min_input.to_value(),
             "threads" => s.threads.to_value(),
             "stats" => lock(&self.stats).structure().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
@@ -262,30 +358,35 @@ impl BaseTransformImpl for PlateDetect {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let config = DetectorConfig {
-            model: crate::model_path(&settings.model, DEFAULT_MODEL),
+        let path = crate::model_path(&settings.model, DEFAULT_MODEL);
+        gst::info!(CAT, imp = self, "loading {}", path.display());
+        let crop_config = CropDetectorConfig {
             conf_threshold: settings.conf_threshold as f32,
-            threads: settings.threads as usize,
-            classes: ClassFilter::All,
-            agnostic_nms: true,
+            iou_threshold: 0.45,
+            max_input: settings.max_input as usize,
+            min_input: settings.min_input as usize,
             max_det: 20,
-            ..DetectorConfig::default()
+            threads: settings.threads as usize,
         };
-        gst::info!(CAT, imp = self, "loading {}", config.model.display());
-        let detector = YoloDetector::load(config).map_err(|e| start_error(&e))?;
-        let label = detector.names().first().cloned().unwrap_or_else(|| "plate".into());
-        // The mosaic is as large as the detector's (square) input: 2x2 tiles.
-        let (w, h) = detector.input_size_for(1, 1).map_err(|e| start_error(&e))?;
-        let mosaic = Mosaic::new(w.min(h), 2).map_err(|e| start_error(&e))?;
-        *lock(&self.state) = Some(State {
-            detector,
-            mosaic,
-            label,
-            info: None,
-            frame_index: 0,
-            tracks: HashMap::new(),
-            tracked_stream: false,
-        });
+        let model = match CropDetector::load(&path, crop_config).map_err(|e| start_error(&e))? {
+            Some(d) => PlateModel::Crops(Box::new(d)),
+            None => {
+                gst::info!(CAT, imp = self, "not a raw-head model: one inference per crop at the model's input size");
+                let config = DetectorConfig {
+                    model: path,
+                    conf_threshold: settings.conf_threshold as f32,
+                    threads: settings.threads as usize,
+                    classes: ClassFilter::All,
+                    agnostic_nms: true,
+                    max_det: 20,
+                    ..DetectorConfig::default()
+                };
+                PlateModel::Whole(Box::new(YoloDetector::load(config).map_err(|e| start_error(&e))?))
+            }
+        };
+        let label = model.names().first().cloned().unwrap_or_else(|| "plate".into());
+        *lock(&self.state) =
+            Some(State { model, label, info: None, frame_index: 0, planner: SearchPlanner::default() });
         lock(&self.read).clear();
         *lock(&self.stats) = Stats::default();
         Ok(())
@@ -323,7 +424,7 @@ impl BaseTransformImpl for PlateDetect {
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::FlushStop(_) = event.view() {
             if let Some(state) = lock(&self.state).as_mut() {
-                state.tracks.clear();
+                state.planner.clear();
             }
             lock(&self.read).clear();
         }
@@ -339,130 +440,63 @@ impl BaseTransformImpl for PlateDetect {
         let index = state.frame_index;
         state.frame_index += 1;
         lock(&self.stats).frames += 1;
-        state.detector.set_thresholds(settings.conf_threshold as f32, 0.45);
+        match &mut state.model {
+            PlateModel::Crops(d) => {
+                d.config.conf_threshold = settings.conf_threshold as f32;
+                d.config.max_input = settings.max_input as usize;
+                d.config.min_input = settings.min_input as usize;
+            }
+            PlateModel::Whole(d) => d.set_thresholds(settings.conf_threshold as f32, 0.45),
+        }
 
         let objects = traffic_meta::objects(buf, size);
-        let vehicles: Vec<Vehicle> = objects
+        let on_frame: Vec<_> = objects.iter().filter(|o| !o.is_plate() && o.parent_id == NO_PARENT).collect();
+        let vehicles: Vec<Vehicle> = on_frame.iter().map(|o| Vehicle { roi_id: o.roi_id, bbox: o.bbox }).collect();
+        let candidates: Vec<planner::Vehicle> = on_frame
             .iter()
-            .filter(|o| !o.is_plate() && o.parent_id == NO_PARENT)
-            .map(|o| Vehicle { roi_id: o.roi_id, track: o.track.as_ref().map(|t| t.id), bbox: o.bbox })
+            .map(|o| planner::Vehicle {
+                track: o.track.as_ref().map(|t| t.id),
+                bbox: video::vision_box(&o.bbox),
+                predicted: o.track.as_ref().is_some_and(|t| t.predicted),
+            })
             .collect();
-        // Behind a tracker, a vehicle without an ID is a detection the tracker has not confirmed
-        // (too weak to start a track): searching it would cost an inference on every frame, and
-        // its reads could not be voted. Without a tracker every vehicle is searched.
-        state.tracked_stream |= objects.iter().any(|o| o.track.is_some());
-        let tracked_stream = state.tracked_stream;
-        let predicted: Vec<i32> =
-            objects.iter().filter(|o| o.track.as_ref().is_some_and(|t| t.predicted)).map(|o| o.roi_id).collect();
+        let plan = settings.planner();
         let whole_frame = match settings.mode {
             Mode::Frame => true,
             // Still images: no vehicle large enough to search.
-            Mode::Auto => {
-                !vehicles.iter().any(|v| v.bbox.width().min(v.bbox.height()) >= settings.min_vehicle_size as f64)
-            }
+            Mode::Auto => !candidates.iter().any(|v| plan.large_enough(&v.bbox)),
             Mode::Vehicles => false,
         };
-
-        // Which vehicles to search on this frame.
-        let mut todo: Vec<&Vehicle> = Vec::new();
-        // Tracked vehicles not due yet that fit a mosaic tile: they may fill a free one.
-        let mut spare: Vec<(u64, &Vehicle, f64)> = Vec::new();
-        let tile = state.mosaic.tile_size();
-        let fits_tile = |v: &Vehicle| {
-            let [_, _, w, h] = crop_extent(&v.bbox);
-            mosaic::fits_tile(w, h, tile)
-        };
-        let (interval, max_interval) = (settings.interval as u64, settings.max_interval as u64);
-        // Every tracked vehicle seen keeps its state, searched or not: the state, and the read
-        // confidence plateocr reported, go when the track has been gone FORGET_AFTER frames.
-        for id in vehicles.iter().filter_map(|v| v.track) {
-            let t = state.tracks.entry(id).or_insert_with(|| TrackState {
-                schedule: SearchSchedule::default(),
-                read_at_search: 0.0,
-                last_seen: index,
-            });
-            t.last_seen = index;
+        for (track, confidence) in std::mem::take(&mut *lock(&self.read)) {
+            state.planner.record_read(track, confidence);
         }
-        state.tracks.retain(|_, t| index.saturating_sub(t.last_seen) <= FORGET_AFTER);
-        let reads = {
-            let mut read = lock(&self.read);
-            read.retain(|id, _| state.tracks.contains_key(id));
-            read.len()
+        let todo: Vec<&Vehicle> = if whole_frame {
+            Vec::new()
+        } else {
+            state.planner.plan(index, &candidates, &plan).into_iter().map(|i| &vehicles[i]).collect()
         };
         {
             let mut stats = lock(&self.stats);
-            stats.tracks = state.tracks.len() as u64;
-            stats.reads = reads as u64;
-        }
-        if !whole_frame {
-            let read = lock(&self.read);
-            for v in &vehicles {
-                if predicted.contains(&v.roi_id) {
-                    continue;
-                }
-                if v.bbox.width().min(v.bbox.height()) < settings.min_vehicle_size as f64
-                    || (tracked_stream && v.track.is_none())
-                {
-                    continue;
-                }
-                if let Some(id) = v.track {
-                    let read_now = read.get(&id).copied().unwrap_or(0.0);
-                    // plateocr's vote is an f32: 0.9 arrives as 0.899999976.
-                    if read_now + 1e-6 >= settings.done_confidence {
-                        continue;
-                    }
-                    let Some(t) = state.tracks.get_mut(&id) else { continue };
-                    let progress = read_now > t.read_at_search;
-                    if !t.schedule.due(index, video::vision_box(&v.bbox), progress, interval, max_interval) {
-                        if settings.mosaic && fits_tile(v) {
-                            spare.push((id, v, read_now));
-                        }
-                        continue;
-                    }
-                    t.read_at_search = read_now;
-                }
-                todo.push(v);
-            }
-        }
-        // A mosaic that runs anyway searches the longest-waiting spare vehicles in its free
-        // tiles, at no extra inference; their schedules count it as a search.
-        let capacity = state.mosaic.capacity();
-        let small = todo.iter().filter(|v| fits_tile(v)).count();
-        if settings.mosaic && small % capacity != 0 {
-            spare.sort_by_key(|(id, _, _)| {
-                std::cmp::Reverse(state.tracks.get(id).map_or(0, |t| t.schedule.since_last(index)))
-            });
-            for (id, v, read_now) in spare.into_iter().take(capacity - small % capacity) {
-                if let Some(t) = state.tracks.get_mut(&id) {
-                    let progress = read_now > t.read_at_search;
-                    t.schedule.searched(index, video::vision_box(&v.bbox), progress, interval, max_interval);
-                    t.read_at_search = read_now;
-                }
-                todo.push(v);
-            }
+            stats.tracks = state.planner.tracks() as u64;
+            stats.reads = state.planner.reads() as u64;
         }
         let searched = !todo.is_empty();
         if !whole_frame && todo.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
 
-        // (plate detection, parent ROI id), and the inferences that found them.
-        let (mut inferences, mut time) = (0, Duration::ZERO);
+        // (plate detection, parent ROI id).
+        let stats = &self.stats;
+        let record = |crops: usize, time: Duration| lock(stats).searched(crops, time);
         let plates = video::read_frame(self, buf, &info, "plate detection", |frame| {
             let mut plates = Vec::new();
             if !whole_frame {
-                let t0 = Instant::now();
-                (plates, inferences) =
-                    search_vehicles(&mut state.detector, &mut state.mosaic, frame, &todo, settings.mosaic)?;
-                time += t0.elapsed();
+                plates = search_vehicles(&mut state.model, frame, &todo, record)?;
             }
             // auto: a frame whose vehicles showed no plate is searched whole (close-ups where the
             // vehicle box is cut by the frame or misses the plate).
             if whole_frame || (settings.mode == Mode::Auto && plates.is_empty() && searched) {
-                let t0 = Instant::now();
-                let dets = state.detector.detect(frame)?;
-                time += t0.elapsed();
-                inferences += 1;
+                let dets = state.model.detect(&[*frame], record)?.pop().unwrap_or_default();
                 plates.extend(dets.into_iter().map(|d| {
                     let parent = vehicle_around(&d, &vehicles);
                     (d, parent)
@@ -470,13 +504,7 @@ impl BaseTransformImpl for PlateDetect {
             }
             Ok(plates)
         })?;
-        {
-            let mut totals = lock(&self.stats);
-            totals.inferences += inferences;
-            totals.time += time;
-            totals.crops += todo.len() as u64;
-            totals.plates += plates.len() as u64;
-        }
+        lock(&self.stats).plates += plates.len() as u64;
         for (d, parent) in &plates {
             traffic_meta::add_plate_box(buf, size, &video::meta_detection(d, state.label.clone()), *parent);
         }
@@ -497,7 +525,7 @@ fn crop_extent(bbox: &PixelBox) -> [usize; 4] {
 /// A vehicle box as a crop rectangle `x, y, w, h` inside the frame; `None` when degenerate.
 /// On YUV frames the corner moves to even coordinates, where `Frame::crop` cuts them (their
 /// chroma is subsampled by two), and the size grows to still reach the box's far edges: the
-/// rectangle is the crop the mosaic plan gets, pixel for pixel.
+/// rectangle is the crop the detector gets, pixel for pixel.
 fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
     let [x1, y1, w, h] = crop_extent(bbox);
     let x2 = (x1 + w).min(frame.width);
@@ -506,54 +534,34 @@ fn crop_rect(bbox: &PixelBox, frame: &Frame) -> Option<[usize; 4]> {
     (x2 > x1 + 1 && y2 > y1 + 1 && x1 < frame.width && y1 < frame.height).then_some([x1, y1, x2 - x1, y2 - y1])
 }
 
-/// The best plate inside each vehicle box, in frame pixels, with the vehicle's ROI id, and the
-/// number of inferences run. Small crops share an inference in a mosaic (when `use_mosaic`); the
-/// others take the input alone.
+/// The best plate inside each vehicle box, in frame pixels, with the vehicle's ROI id.
 fn search_vehicles(
-    detector: &mut YoloDetector,
-    mosaic: &mut Mosaic,
+    model: &mut PlateModel,
     frame: &Frame,
     vehicles: &[&Vehicle],
-    use_mosaic: bool,
-) -> Result<(Vec<(traffic_vision::Detection, i32)>, u64), VisionError> {
-    let rects: Vec<([usize; 4], i32)> =
-        vehicles.iter().filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id))).collect();
-    let sizes: Vec<(usize, usize)> = rects.iter().map(|([_, _, w, h], _)| (*w, *h)).collect();
-    let per_input = if use_mosaic { mosaic.capacity() } else { 1 };
-    let groups = mosaic::plan(&sizes, mosaic.tile_size(), per_input);
-    let inferences = groups.len() as u64;
-    let mut plates = Vec::new();
-    for group in groups {
-        let crops = group
-            .iter()
-            .map(|&i| {
-                let [x, y, w, h] = rects[i].0;
-                frame.crop(x, y, w, h)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let found: Vec<Option<traffic_vision::Detection>> = if let [(crop, ox, oy)] = &crops[..] {
-            let best = detector.detect(crop)?.into_iter().max_by(|a, b| a.score.total_cmp(&b.score));
+    inference: impl FnMut(usize, Duration),
+) -> Result<Vec<(Detection, i32)>, VisionError> {
+    let crops = vehicles
+        .iter()
+        .filter_map(|v| crop_rect(&v.bbox, frame).map(|r| (r, v.roi_id)))
+        .map(|([x, y, w, h], roi_id)| frame.crop(x, y, w, h).map(|c| (c, roi_id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let images: Vec<Frame> = crops.iter().map(|((crop, _, _), _)| *crop).collect();
+    let found = model.detect(&images, inference)?;
+    Ok(crops
+        .iter()
+        .zip(found)
+        .filter_map(|(((_, ox, oy), roi_id), dets)| {
+            let best = dets.into_iter().max_by(|a, b| a.score.total_cmp(&b.score))?;
             let (ox, oy) = (*ox as f32, *oy as f32);
-            vec![best.map(|d| traffic_vision::Detection {
-                bbox: BBox::new(d.bbox.x1 + ox, d.bbox.y1 + oy, d.bbox.x2 + ox, d.bbox.y2 + oy),
-                ..d
-            })]
-        } else {
-            let input = mosaic.compose(&crops)?;
-            let dets = detector.detect(&input)?;
-            mosaic.best_per_crop(&dets)
-        };
-        for (&i, d) in group.iter().zip(found) {
-            if let Some(d) = d {
-                plates.push((d, rects[i].1));
-            }
-        }
-    }
-    Ok((plates, inferences))
+            let bbox = BBox::new(best.bbox.x1 + ox, best.bbox.y1 + oy, best.bbox.x2 + ox, best.bbox.y2 + oy);
+            Some((Detection { bbox, ..best }, *roi_id))
+        })
+        .collect())
 }
 
 /// The ROI id of the vehicle holding a plate's centre, if any (the smallest such).
-fn vehicle_around(plate: &traffic_vision::Detection, vehicles: &[Vehicle]) -> i32 {
+fn vehicle_around(plate: &Detection, vehicles: &[Vehicle]) -> i32 {
     let b = &plate.bbox;
     let (cx, cy) = ((b.x1 + b.x2) as f64 / 2.0, (b.y1 + b.y2) as f64 / 2.0);
     vehicles
@@ -569,7 +577,7 @@ mod tests {
     use traffic_vision::frame::YuvToRgb;
     use traffic_vision::{PixelFormat, YuvMatrix};
 
-    /// The rectangle the mosaic plan sizes is the crop it gets, and it covers the whole box,
+    /// The rectangle asked for is the crop one gets, and it covers the whole box,
     /// at odd offsets on YUV frames too.
     #[test]
     fn crop_rectangles_are_the_crops_and_cover_the_box() {

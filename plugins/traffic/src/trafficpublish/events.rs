@@ -1,12 +1,14 @@
 //! Events of schema `traffic-vision/events` version 1 (docs/events.md): a `crossing` per line
-//! crossing, a `zone-enter` and a `zone-exit` per visit of a zone, a `plate` when a track's voted
-//! plate text is first read or changes, a `summary` at the end of the stream.
+//! crossing (and a `wrong-way` beside it when it went against a one-way line; both selected by
+//! `crossing`), a `zone-enter` and a `zone-exit` per visit of a zone, a `plate` when a track's
+//! voted plate text is first read or changes, a `bin` per closed bin of linecounter's `bin` and a
+//! `summary` at the end of the stream (both selected by `summary`).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
-use traffic_meta::{Counts, LineTotals, Object, ZoneEventKind, ZoneState};
+use traffic_meta::{Bin, Counts, LineTotals, Object, ZoneEventKind, ZoneState};
 
 use super::EventKinds;
 
@@ -37,16 +39,9 @@ pub struct EventSource {
     last_pts: Option<u64>,
 }
 
-/// `{class: {direction: n}}` for one line.
+/// `{class: {direction: n}}` for one line, both directions under each class.
 pub(super) fn line_totals(line: &LineTotals) -> Value {
-    let mut per_class = Map::new();
-    for t in &line.totals {
-        let entry = per_class.entry(t.class.clone()).or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(dirs) = entry {
-            dirs.insert(t.direction.clone(), t.count.into());
-        }
-    }
-    Value::Object(per_class)
+    json!(line.by_class())
 }
 
 /// Three decimals: milliseconds of dwell, a confidence finer than any model's.
@@ -56,12 +51,7 @@ pub(super) fn round3(v: f64) -> f64 {
 
 /// `{class: n}`: who is inside a zone now.
 pub(super) fn zone_occupancy(zone: &ZoneState) -> Value {
-    let mut per_class = Map::new();
-    for o in &zone.occupants {
-        let n = per_class.entry(o.class.clone()).or_insert(Value::from(0u64));
-        *n = Value::from(n.as_u64().unwrap_or(0) + 1);
-    }
-    Value::Object(per_class)
+    json!(zone.occupancy_by_class())
 }
 
 /// `{class: n}`: how many entered a zone so far.
@@ -122,8 +112,16 @@ impl EventSource {
                     let body = json!({
                         "line": c.line, "direction": c.direction, "track_id": c.track_id,
                         "class": c.class, "plate": c.plate, "totals": totals,
+                        "speed_kmh": c.speed_kmh.map(round3), "headway_s": c.headway_s.map(round3),
+                        "wrong_way": c.wrong_way,
                     });
-                    events.push(self.event("crossing", frame, pts, body));
+                    if c.wrong_way {
+                        let alarm = self.event("wrong-way", frame, pts, body.clone());
+                        events.push(self.event("crossing", frame, pts, body));
+                        events.push(alarm);
+                    } else {
+                        events.push(self.event("crossing", frame, pts, body));
+                    }
                 }
             }
             if self.kinds.contains(EventKinds::ZONE) {
@@ -152,6 +150,7 @@ impl EventSource {
                 }
                 ZoneEventKind::Exit => {
                     body["dwell"] = round3(e.dwell).into();
+                    body["mean_speed_kmh"] = e.mean_speed_kmh.map(round3).into();
                     "zone-exit"
                 }
             };
@@ -189,6 +188,31 @@ impl EventSource {
         }
     }
 
+    /// A `bin` event per bin the frame closed (`start`, `end` in stream seconds, and per line,
+    /// class and direction the count, mean speed and mean headway), if summaries are selected.
+    pub fn bins(&mut self, frame: u64, pts: Option<u64>, bins: &[Bin]) -> Vec<Value> {
+        if !self.kinds.contains(EventKinds::SUMMARY) {
+            return Vec::new();
+        }
+        bins.iter()
+            .map(|b| {
+                let counts: Vec<Value> = b
+                    .counts
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "line": c.line, "class": c.class, "direction": c.direction, "count": c.count,
+                            "mean_speed_kmh": c.mean_speed_kmh.map(round3),
+                            "mean_headway_s": c.mean_headway_s.map(round3),
+                        })
+                    })
+                    .collect();
+                let body = json!({"start": round3(b.start), "end": round3(b.end), "counts": counts});
+                self.event("bin", frame, pts, body)
+            })
+            .collect()
+    }
+
     /// The end-of-stream summary: frames seen, the final totals and, with zones, each zone's
     /// entries and who is still inside; if summaries are selected.
     pub fn summary(&mut self) -> Option<Value> {
@@ -196,7 +220,7 @@ impl EventSource {
             return None;
         }
         let totals: Map<String, Value> = self.lines.iter().map(|l| (l.name.clone(), line_totals(l))).collect();
-        let crossings: u64 = self.lines.iter().flat_map(|l| &l.totals).map(|t| t.count).sum();
+        let crossings: u64 = self.lines.iter().map(LineTotals::total).sum();
         let mut body = json!({"frames": self.frames, "crossings": crossings, "totals": totals});
         if !self.zones.is_empty() {
             let zones: Map<String, Value> = self
@@ -223,7 +247,14 @@ mod tests {
             roi_type: "car".into(),
             bbox: PixelBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 },
             detection: None,
-            track: Some(Track { id: track_id, age: 3, predicted: false, label: "car".into(), label_id: 2 }),
+            track: Some(Track {
+                id: track_id,
+                age: 3,
+                predicted: false,
+                label: "car".into(),
+                label_id: 2,
+                speed_kmh: None,
+            }),
             plate: None,
         }
     }
@@ -279,6 +310,7 @@ mod tests {
                     class: "car".into(),
                     dwell,
                     plate: None,
+                    mean_speed_kmh: None,
                 })
                 .collect(),
             ..Counts::default()
@@ -286,10 +318,50 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_way_crossing_also_alarms_and_bins_are_events() {
+        let mut src = EventSource::new(EventKinds::all(), None);
+        let crossing = Crossing {
+            line: "street".into(),
+            direction: "up".into(),
+            track_id: 7,
+            class: "car".into(),
+            speed_kmh: Some(31.23456),
+            wrong_way: true,
+            ..Default::default()
+        };
+        let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["crossing", "wrong-way"]);
+        assert_eq!((events[1]["track_id"].as_u64(), events[1]["speed_kmh"].as_f64()), (Some(7), Some(31.235)));
+        assert_eq!(events[0]["headway_s"], Value::Null);
+        let bin = Bin {
+            start: 0.0,
+            end: 10.0,
+            counts: vec![traffic_meta::BinCount {
+                line: "street".into(),
+                class: "car".into(),
+                direction: "up".into(),
+                count: 1,
+                mean_speed_kmh: Some(31.23456),
+                mean_headway_s: None,
+            }],
+        };
+        let events = src.bins(2, Some(80), &[bin]);
+        assert_eq!(events[0]["type"], "bin");
+        assert_eq!((events[0]["end"].as_f64(), events[0]["counts"][0]["count"].as_u64()), (Some(10.0), Some(1)));
+        assert!(EventSource::new(EventKinds::CROSSING, None).bins(2, None, &[Bin::default()]).is_empty());
+    }
+
+    #[test]
     fn a_crossing_event_per_crossing_with_the_line_totals() {
         let mut src = EventSource::new(EventKinds::all(), Some("cam1".into()));
-        let crossing =
-            Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        let crossing = Crossing {
+            line: "street".into(),
+            direction: "down".into(),
+            track_id: 7,
+            class: "car".into(),
+            ..Default::default()
+        };
         assert!(src.frame(0, Some(0), &[], Some(&counts(vec![], 0))).is_empty());
         let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
         assert_eq!(events.len(), 1);
@@ -374,8 +446,13 @@ mod tests {
     #[test]
     fn unselected_kinds_make_no_events() {
         let mut src = EventSource::new(EventKinds::PLATE, None);
-        let crossing =
-            Crossing { line: "street".into(), direction: "down".into(), track_id: 7, class: "car".into(), plate: None };
+        let crossing = Crossing {
+            line: "street".into(),
+            direction: "down".into(),
+            track_id: 7,
+            class: "car".into(),
+            ..Default::default()
+        };
         assert!(src.frame(0, None, &[], Some(&counts(vec![crossing], 1))).is_empty());
         assert!(src.summary().is_none());
     }

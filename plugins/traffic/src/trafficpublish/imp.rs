@@ -1,7 +1,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,12 +9,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use serde_json::{json, Map, Value};
-use traffic_meta::{Counts, Object, PixelBox};
+use serde_json::Value;
 
-use super::events::{line_totals, round3, zone_entries, zone_occupancy, EventSource};
-use super::redis::RedisUrl;
-use super::sender::{self, Sender, Stats};
+use super::events::EventSource;
+use super::frame_json::frame_json;
+use super::mqtt::{self, Mqtt};
+use super::redis::Redis;
+use super::sender::{self, Sender, Stats, Transport};
 use super::EventKinds;
 use crate::lock;
 use crate::video;
@@ -23,18 +24,21 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "trafficpublish",
         gst::DebugColorFlags::empty(),
-        Some("Traffic metadata as JSON lines and Redis stream events"),
+        Some("Traffic metadata as JSON lines, and events to Redis Streams and MQTT"),
     )
 });
 
 const STDOUT: &str = "-";
 const DEFAULT_STREAM: &str = "traffic-events";
 const DEFAULT_STREAM_MAXLEN: u64 = 100_000;
+/// One topic per camera, so that a consumer picks cameras with `traffic/+/events` or one name.
+const DEFAULT_MQTT_TOPIC: &str = "traffic/{source}/events";
 const DEFAULT_SPOOL_MAX_EVENTS: u32 = 100_000;
 const DEFAULT_FLUSH_TIMEOUT_MS: u32 = 5000;
-/// Connect, read and write timeout towards Redis: long enough for a loaded server, short enough
-/// that a dead one is noticed quickly (the sender thread spools meanwhile, the video never waits).
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connect, read and write (or acknowledgement) timeout towards a broker: long enough for a
+/// loaded server, short enough that a dead one is noticed quickly (the sender thread spools
+/// meanwhile, the video never waits).
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 struct Settings {
@@ -46,6 +50,8 @@ struct Settings {
     redis_url: Option<String>,
     stream: String,
     stream_maxlen: u64,
+    mqtt_url: Option<String>,
+    mqtt_topic: String,
     spool: Option<String>,
     spool_max_events: u32,
     flush_timeout_ms: u32,
@@ -62,6 +68,8 @@ impl Default for Settings {
             redis_url: None,
             stream: DEFAULT_STREAM.into(),
             stream_maxlen: DEFAULT_STREAM_MAXLEN,
+            mqtt_url: None,
+            mqtt_topic: DEFAULT_MQTT_TOPIC.into(),
             spool: None,
             spool_max_events: DEFAULT_SPOOL_MAX_EVENTS,
             flush_timeout_ms: DEFAULT_FLUSH_TIMEOUT_MS,
@@ -124,7 +132,8 @@ struct State {
     frames_out: Option<Output>,
     /// Event lines (`events-location`).
     events_out: Option<Output>,
-    redis: Option<Sender>,
+    /// One per broker (Redis, MQTT): every event goes to each.
+    senders: Vec<Sender>,
     events: EventSource,
     info: Option<gst_video::VideoInfo>,
     frame_index: u64,
@@ -134,7 +143,7 @@ struct State {
 
 impl State {
     fn wants_events(&self) -> bool {
-        self.events_out.is_some() || self.redis.is_some()
+        self.events_out.is_some() || !self.senders.is_empty()
     }
 }
 
@@ -142,8 +151,8 @@ impl State {
 pub struct TrafficPublish {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    /// Outlives the state, so that `stats` still answers after the pipeline stopped.
-    stats: Mutex<Arc<Stats>>,
+    /// One per sender; outlives the state, so that `stats` still answers after the pipeline stopped.
+    stats: Mutex<Vec<Arc<Stats>>>,
 }
 
 /// The sender thread logs through the element, as long as it exists.
@@ -192,123 +201,6 @@ fn open_output(location: &str, period: Duration) -> Result<Output, gst::ErrorMes
     Ok(Output { location: location.to_string(), out: BufWriter::new(sink), period, flushed: Instant::now() })
 }
 
-/// Two decimals are finer than any detector; more digits only bloat the lines.
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn box_json(b: &PixelBox) -> Value {
-    json!([round2(b.x1), round2(b.y1), round2(b.x2), round2(b.y2)])
-}
-
-fn object_json(o: &Object, plates: &[&Object]) -> Value {
-    let mut m = Map::new();
-    m.insert("class".into(), o.label().into());
-    if let Some(d) = &o.detection {
-        m.insert("class_id".into(), d.label_id.into());
-        m.insert("confidence".into(), round3(d.confidence).into());
-    }
-    m.insert("box".into(), box_json(&o.bbox));
-    if let Some(t) = &o.track {
-        m.insert("track_id".into(), t.id.into());
-        m.insert("age".into(), t.age.into());
-        m.insert("predicted".into(), t.predicted.into());
-        m.insert("track_class".into(), t.label.as_str().into());
-    }
-    if let Some(p) = plates.iter().find(|p| p.parent_id == o.roi_id) {
-        m.insert("plate".into(), plate_json(p));
-    } else if o.is_plate() && o.plate.is_some() {
-        // A plate without a vehicle on this frame (platedetect mode=frame): its text on itself.
-        m.insert("plate".into(), plate_json(o));
-    }
-    Value::Object(m)
-}
-
-fn plate_json(p: &Object) -> Value {
-    let mut m = Map::new();
-    m.insert("box".into(), box_json(&p.bbox));
-    if let Some(d) = &p.detection {
-        m.insert("confidence".into(), round3(d.confidence).into());
-    }
-    if let Some(t) = &p.plate {
-        m.insert("text".into(), t.text.as_str().into());
-        m.insert("text_confidence".into(), round3(t.confidence).into());
-        m.insert("track_text".into(), t.track_text.as_str().into());
-        m.insert("track_confidence".into(), round3(t.track_confidence).into());
-    }
-    Value::Object(m)
-}
-
-/// Zones on every frame (`{zone: {occupancy: {class: n}, occupants: [...], entries: {class: n}}}`)
-/// and the entries and exits of this frame (`zone_events`); crossings of this frame, and the
-/// running totals after them: `{line: {class: {direction: n}}}`.
-fn counts_json(counts: &Counts, m: &mut Map<String, Value>) {
-    if !counts.zones.is_empty() {
-        let zones: Map<String, Value> = counts
-            .zones
-            .iter()
-            .map(|z| {
-                let occupants: Vec<Value> = z
-                    .occupants
-                    .iter()
-                    .map(|o| json!({"track_id": o.track_id, "class": o.class, "dwell": round3(o.dwell)}))
-                    .collect();
-                let body = json!({"occupancy": zone_occupancy(z), "occupants": occupants, "entries": zone_entries(z)});
-                (z.name.clone(), body)
-            })
-            .collect();
-        m.insert("zones".into(), Value::Object(zones));
-    }
-    if !counts.zone_events.is_empty() {
-        let events: Vec<Value> = counts
-            .zone_events
-            .iter()
-            .map(|e| {
-                json!({"zone": e.zone, "event": e.kind.as_str(), "track_id": e.track_id, "class": e.class,
-                    "dwell": round3(e.dwell), "plate": e.plate})
-            })
-            .collect();
-        m.insert("zone_events".into(), Value::Array(events));
-    }
-    if counts.crossings.is_empty() {
-        return;
-    }
-    let crossings: Vec<Value> = counts
-        .crossings
-        .iter()
-        .map(|c| json!({"line": c.line, "direction": c.direction, "track_id": c.track_id, "class": c.class, "plate": c.plate}))
-        .collect();
-    let totals: Map<String, Value> = counts.lines.iter().map(|l| (l.name.clone(), line_totals(l))).collect();
-    m.insert("crossings".into(), Value::Array(crossings));
-    m.insert("totals".into(), Value::Object(totals));
-}
-
-/// One JSON line for a frame: its place in the stream and every object on it. Plates are
-/// nested in their vehicle; a plate without a vehicle on this frame is listed on its own.
-/// Frames with line crossings also carry them and the totals.
-fn frame_json(
-    frame: u64,
-    pts: Option<gst::ClockTime>,
-    size: traffic_meta::FrameSize,
-    objects: &[Object],
-    counts: Option<&Counts>,
-) -> Value {
-    let plates: Vec<&Object> = objects.iter().filter(|o| o.is_plate()).collect();
-    let ids: Vec<i32> = objects.iter().map(|o| o.roi_id).collect();
-    let mut list: Vec<Value> = objects.iter().filter(|o| !o.is_plate()).map(|o| object_json(o, &plates)).collect();
-    list.extend(plates.iter().filter(|p| !ids.contains(&p.parent_id)).map(|p| object_json(p, &[])));
-    let mut m = Map::new();
-    m.insert("frame".into(), frame.into());
-    m.insert("pts".into(), pts.map(|t| t.nseconds()).into());
-    m.insert("width".into(), size.width.into());
-    m.insert("height".into(), size.height.into());
-    m.insert("objects".into(), Value::Array(list));
-    if let Some(c) = counts {
-        counts_json(c, &mut m);
-    }
-    Value::Object(m)
-}
-
 #[glib::object_subclass]
 impl ObjectSubclass for TrafficPublish {
     const NAME: &'static str = "GstTrafficPublish";
@@ -334,7 +226,7 @@ impl ObjectImpl for TrafficPublish {
                     .build(),
                 glib::ParamSpecFlags::builder::<EventKinds>("events")
                     .nick("Events")
-                    .blurb("Events to publish to events-location and redis-url (schema traffic-vision/events v1, docs/events.md): crossing, zone (zone-enter, zone-exit), plate, summary")
+                    .blurb("Events to publish to events-location, redis-url and mqtt-url (schema traffic-vision/events v1, docs/events.md): crossing, zone (zone-enter, zone-exit), plate, summary")
                     .default_value(EventKinds::all())
                     .mutable_ready()
                     .build(),
@@ -350,7 +242,7 @@ impl ObjectImpl for TrafficPublish {
                     .build(),
                 glib::ParamSpecString::builder("redis-url")
                     .nick("Redis URL")
-                    .blurb("Publish the events to this Redis, redis://[[user]:password@]host[:port][/db] (unset: no Redis). Delivered at least once: while Redis is unreachable events wait in the spool")
+                    .blurb("Publish the events to this Redis stream, redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; unset: no Redis), at least once: while Redis is unreachable events wait in the spool")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("stream")
@@ -365,21 +257,32 @@ impl ObjectImpl for TrafficPublish {
                     .default_value(DEFAULT_STREAM_MAXLEN)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("mqtt-url")
+                    .nick("MQTT URL")
+                    .blurb("Publish the events to this MQTT broker at QoS 1, mqtt[s]://[user[:password]@]host[:port][?client_id=ID] (mqtts: TLS; unset: no MQTT), at least once: an event leaves the spool once the broker acknowledged it")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-topic")
+                    .nick("MQTT topic")
+                    .blurb("MQTT topic of the events, one JSON event per message; {source} is replaced by the source property ('default' when unset)")
+                    .default_value(Some(DEFAULT_MQTT_TOPIC))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("spool")
                     .nick("Spool")
-                    .blurb("File holding the events not yet in Redis, in order; it survives the process and is sent first by the next run (unset: location + '.spool', or trafficpublish-<stream>[-<source>].spool in the temp dir when location is stdout). One pipeline at a time: a second one on the same spool fails at start")
+                    .blurb("File holding the events not yet delivered, in order; it survives the process and is sent first by the next run (unset: location + '.spool', or trafficpublish-<stream>[-<source>].spool in the temp dir when location is stdout; with both redis-url and mqtt-url, MQTT's is this + '.mqtt'). One pipeline at a time: a second one on the same spool fails at start")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("spool-max-events")
                     .nick("Spool maximum events")
-                    .blurb("Events the spool keeps while Redis is unreachable; beyond, the oldest are dropped, logged and counted in dropped-events")
+                    .blurb("Events the spool keeps while the broker is unreachable; beyond, the oldest are dropped, logged and counted in dropped-events")
                     .minimum(1)
                     .default_value(DEFAULT_SPOOL_MAX_EVENTS)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("flush-timeout")
                     .nick("Flush timeout")
-                    .blurb("At EOS, milliseconds to wait for the spool to reach Redis; what is left stays in the spool for the next run")
+                    .blurb("At EOS, milliseconds to wait for the spool to reach the broker; what is left stays in the spool for the next run")
                     .default_value(DEFAULT_FLUSH_TIMEOUT_MS)
                     .mutable_ready()
                     .build(),
@@ -388,7 +291,7 @@ impl ObjectImpl for TrafficPublish {
                     .blurb("Events lost to the spool bound (or a stalled sender) since start")
                     .read_only()
                     .build(),
-                crate::stats::property("Redis delivery since start: sent, spooled (went through the spool), pending (in the spool now), dropped, connected"),
+                crate::stats::property("Delivery since start, summed over Redis and MQTT: sent, spooled (went through the spool), pending (in the spool now), dropped, connected (to every broker)"),
             ]
         });
         PROPERTIES.as_ref()
@@ -409,6 +312,8 @@ impl ObjectImpl for TrafficPublish {
             "redis-url" => s.redis_url = text(),
             "stream" => s.stream = text().unwrap_or_else(|| DEFAULT_STREAM.into()),
             "stream-maxlen" => s.stream_maxlen = value.get().unwrap_or(DEFAULT_STREAM_MAXLEN),
+            "mqtt-url" => s.mqtt_url = text(),
+            "mqtt-topic" => s.mqtt_topic = text().unwrap_or_else(|| DEFAULT_MQTT_TOPIC.into()),
             "spool" => s.spool = text(),
             "spool-max-events" => s.spool_max_events = value.get().unwrap_or(DEFAULT_SPOOL_MAX_EVENTS),
             "flush-timeout" => s.flush_timeout_ms = value.get().unwrap_or(DEFAULT_FLUSH_TIMEOUT_MS),
@@ -427,18 +332,22 @@ impl ObjectImpl for TrafficPublish {
             "redis-url" => s.redis_url.to_value(),
             "stream" => s.stream.to_value(),
             "stream-maxlen" => s.stream_maxlen.to_value(),
+            "mqtt-url" => s.mqtt_url.to_value(),
+            "mqtt-topic" => s.mqtt_topic.to_value(),
             "spool" => s.spool_path().to_string_lossy().into_owned().to_value(),
             "spool-max-events" => s.spool_max_events.to_value(),
             "flush-timeout" => s.flush_timeout_ms.to_value(),
-            "dropped-events" => lock(&self.stats).dropped.load(Ordering::Relaxed).to_value(),
+            "dropped-events" => self.sum(|s| &s.dropped).to_value(),
             "stats" => {
-                let stats = lock(&self.stats).clone();
+                let stats = lock(&self.stats);
+                let connected = !stats.is_empty() && stats.iter().all(|s| s.connected.load(Ordering::Relaxed));
+                drop(stats);
                 gst::Structure::builder("traffic-publish-stats")
-                    .field("sent", stats.sent.load(Ordering::Relaxed))
-                    .field("spooled", stats.spooled.load(Ordering::Relaxed))
-                    .field("pending", stats.pending.load(Ordering::Relaxed))
-                    .field("dropped", stats.dropped.load(Ordering::Relaxed))
-                    .field("connected", stats.connected.load(Ordering::Relaxed))
+                    .field("sent", self.sum(|s| &s.sent))
+                    .field("spooled", self.sum(|s| &s.spooled))
+                    .field("pending", self.sum(|s| &s.pending))
+                    .field("dropped", self.sum(|s| &s.dropped))
+                    .field("connected", connected)
                     .build()
                     .to_value()
             }
@@ -455,7 +364,7 @@ impl ElementImpl for TrafficPublish {
             gst::subclass::ElementMetadata::new(
                 "Traffic metadata publisher",
                 "Filter/Analyzer/Video",
-                "Writes every frame's detections, tracks, plates and counts as one JSON line, and crossing, zone, plate and summary events as JSON lines and to a Redis stream; passes the video through",
+                "Writes every frame's detections, tracks, plates and counts as one JSON line, and crossing, zone, plate and summary events as JSON lines, to a Redis stream and to MQTT; passes the video through",
                 "traffic-vision developers",
             )
         });
@@ -469,26 +378,50 @@ impl ElementImpl for TrafficPublish {
 }
 
 impl TrafficPublish {
-    fn start_redis(&self, s: &Settings, url: &str, stats: Arc<Stats>) -> Result<Sender, gst::ErrorMessage> {
-        let url = RedisUrl::parse(url).map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
-        let spool = s.spool_path();
-        let config = sender::Config {
-            url,
-            stream: s.stream.clone(),
-            maxlen: s.stream_maxlen,
-            spool: spool.clone(),
-            spool_max_events: s.spool_max_events as usize,
-            timeout: REDIS_TIMEOUT,
-        };
-        let log = Arc::new(ElementLog(self.obj().downgrade()));
-        Sender::start(config, stats, log).map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::ResourceBusy {
-                "; give each pipeline its own 'spool' (or 'source', or 'location')"
-            } else {
-                ""
-            };
-            gst::error_msg!(gst::ResourceError::OpenWrite, ["cannot open the spool {}: {}{}", spool.display(), e, hint])
-        })
+    /// Sum of one counter over the senders.
+    fn sum(&self, counter: impl Fn(&Stats) -> &AtomicU64) -> u64 {
+        lock(&self.stats).iter().map(|s| counter(s).load(Ordering::Relaxed)).sum()
+    }
+
+    /// The brokers the settings name, each with a sender thread and a spool of its own.
+    fn start_senders(&self, s: &Settings) -> Result<Vec<Sender>, gst::ErrorMessage> {
+        let settings_error = |e: String| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]);
+        let mut transports: Vec<Box<dyn Transport>> = Vec::new();
+        if let Some(url) = &s.redis_url {
+            let redis = Redis::new(url, &s.stream, s.stream_maxlen, NETWORK_TIMEOUT).map_err(settings_error)?;
+            transports.push(Box::new(redis));
+        }
+        if let Some(url) = &s.mqtt_url {
+            let topic = mqtt::topic(&s.mqtt_topic, s.source.as_deref());
+            transports.push(Box::new(Mqtt::new(url, topic, NETWORK_TIMEOUT).map_err(settings_error)?));
+        }
+        let mut senders = Vec::new();
+        let mut all_stats = Vec::new();
+        for (i, transport) in transports.into_iter().enumerate() {
+            let mut spool = s.spool_path().into_os_string();
+            if i > 0 {
+                spool.push(format!(".{}", transport.name().to_lowercase()));
+            }
+            let spool = PathBuf::from(spool);
+            let config = sender::Config { spool: spool.clone(), spool_max_events: s.spool_max_events as usize };
+            let stats = Arc::new(Stats::default());
+            all_stats.push(stats.clone());
+            let log = Arc::new(ElementLog(self.obj().downgrade()));
+            let sender = Sender::start(transport, config, stats, log).map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::ResourceBusy {
+                    "; give each pipeline its own 'spool' (or 'source', or 'location')"
+                } else {
+                    ""
+                };
+                gst::error_msg!(
+                    gst::ResourceError::OpenWrite,
+                    ["cannot open the spool {}: {}{}", spool.display(), e, hint]
+                )
+            })?;
+            senders.push(sender);
+        }
+        *lock(&self.stats) = all_stats;
+        Ok(senders)
     }
 
     /// Posts a write error, once: the first one says what went wrong, and the outputs are left
@@ -500,13 +433,14 @@ impl TrafficPublish {
         }
     }
 
-    /// Writes the events to events-location and queues them for Redis (Redis gets them even
-    /// when the file cannot be written).
+    /// Writes the events to events-location and queues them for every broker (brokers get them
+    /// even when the file cannot be written).
     fn publish(&self, state: &mut State, events: &[Value]) -> Result<(), gst::FlowError> {
         let mut result = Ok(());
         for event in events {
-            if let Some(redis) = &state.redis {
-                redis.send(event.to_string());
+            let line = event.to_string();
+            for sender in &state.senders {
+                sender.send(line.clone());
             }
             if state.failed {
                 result = Err(gst::FlowError::Error);
@@ -521,21 +455,24 @@ impl TrafficPublish {
         result
     }
 
-    /// End of stream: the summary, Redis given flush-timeout to take the spool, files flushed.
+    /// End of stream: the summary, the brokers given flush-timeout to take the spools, files
+    /// flushed.
     fn finish(&self, state: &mut State) {
         if state.wants_events() {
             let summary: Vec<Value> = state.events.summary().into_iter().collect();
             // A failure is posted inside.
             let _ = self.publish(state, &summary);
         }
-        if let Some(redis) = &state.redis {
-            let timeout = Duration::from_millis(lock(&self.settings).flush_timeout_ms.into());
-            let left = redis.flush(timeout);
+        let timeout = Duration::from_millis(lock(&self.settings).flush_timeout_ms.into());
+        let deadline = Instant::now() + timeout;
+        for sender in &state.senders {
+            let left = sender.flush(deadline.saturating_duration_since(Instant::now()));
             if left > 0 {
                 gst::warning!(
                     CAT,
                     imp = self,
-                    "{left} events not in Redis after {timeout:?}: they stay in the spool for the next run"
+                    "{left} events not delivered to {} after {timeout:?}: they stay in the spool for the next run",
+                    sender.name()
                 );
             }
         }
@@ -567,13 +504,11 @@ impl BaseTransformImpl for TrafficPublish {
         let s = lock(&self.settings).clone();
         let frames_out = if s.frames { Some(open_output(&s.location, FRAMES_FLUSH_PERIOD)?) } else { None };
         let events_out = s.events_location.as_deref().map(|l| open_output(l, Duration::ZERO)).transpose()?;
-        let stats = Arc::new(Stats::default());
-        *lock(&self.stats) = stats.clone();
-        let redis = s.redis_url.as_deref().map(|url| self.start_redis(&s, url, stats)).transpose()?;
+        let senders = self.start_senders(&s)?;
         *lock(&self.state) = Some(State {
             frames_out,
             events_out,
-            redis,
+            senders,
             events: EventSource::new(s.events, s.source.clone()),
             info: None,
             frame_index: 0,
@@ -587,8 +522,8 @@ impl BaseTransformImpl for TrafficPublish {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         let state = lock(&self.state).take();
         if let Some(mut state) = state {
-            // Dropping the sender ends its thread once it has spooled what was queued.
-            state.redis.take();
+            // Dropping a sender ends its thread once it has spooled what was queued.
+            state.senders.clear();
             self.flush_outputs(&mut state);
         }
         Ok(())
@@ -603,7 +538,7 @@ impl BaseTransformImpl for TrafficPublish {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        // Lines must be on disk, and events in Redis, when the pipeline reports EOS.
+        // Lines must be on disk, and events at the brokers, when the pipeline reports EOS.
         if let gst::EventView::Eos(_) = event.view() {
             if let Some(state) = lock(&self.state).as_mut() {
                 self.finish(state);
@@ -624,7 +559,7 @@ impl BaseTransformImpl for TrafficPublish {
             return Err(gst::FlowError::Error);
         }
         if let Some(out) = state.frames_out.as_mut() {
-            let line = frame_json(frame, buf.pts(), size, &objects, counts.as_ref());
+            let line = frame_json(frame, buf.pts().map(|t| t.nseconds()), size, &objects, counts.as_ref());
             if let Err(e) = out.write_line(&line) {
                 let location = out.location.clone();
                 self.write_failed(state, &location, e);
@@ -632,101 +567,11 @@ impl BaseTransformImpl for TrafficPublish {
             }
         }
         if state.wants_events() {
-            let events = state.events.frame(frame, buf.pts().map(|t| t.nseconds()), &objects, counts.as_ref());
+            let pts = buf.pts().map(|t| t.nseconds());
+            let mut events = state.events.frame(frame, pts, &objects, counts.as_ref());
+            events.extend(state.events.bins(frame, pts, &traffic_meta::bins(buf)));
             self.publish(state, &events)?;
         }
         Ok(gst::FlowSuccess::Ok)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use traffic_meta::{Detection, FrameSize, Plate, Track};
-
-    #[test]
-    fn frame_json_nests_plates_in_their_vehicle() {
-        let size = FrameSize { width: 100, height: 50 };
-        let det = |label: &str| Detection {
-            label: label.into(),
-            label_id: 2,
-            confidence: 0.876543,
-            bbox: PixelBox { x1: 1.0, y1: 2.0, x2: 30.123, y2: 40.0 },
-        };
-        let car = Object {
-            roi_id: 1,
-            parent_id: -1,
-            roi_type: "car".into(),
-            bbox: det("car").bbox,
-            detection: Some(det("car")),
-            track: Some(Track { id: 4, age: 9, predicted: false, label: "car".into(), label_id: 2 }),
-            plate: None,
-        };
-        let plate = Object {
-            roi_id: 2,
-            parent_id: 1,
-            roi_type: traffic_meta::PLATE_ROI_TYPE.into(),
-            plate: Some(Plate {
-                text: "AB1".into(),
-                confidence: 0.9,
-                track_text: "AB12".into(),
-                track_confidence: 0.8,
-            }),
-            track: None,
-            ..car.clone()
-        };
-        let counts = Counts {
-            lines: vec![traffic_meta::LineTotals {
-                name: "road".into(),
-                start: (0.0, 30.0),
-                end: (100.0, 30.0),
-                in_name: "down".into(),
-                out_name: "up".into(),
-                totals: vec![traffic_meta::ClassTotal { class: "car".into(), direction: "down".into(), count: 2 }],
-            }],
-            crossings: vec![traffic_meta::Crossing {
-                line: "road".into(),
-                direction: "down".into(),
-                track_id: 4,
-                class: "car".into(),
-                plate: None,
-            }],
-            zones: vec![traffic_meta::ZoneState {
-                name: "lot".into(),
-                points: vec![(0.0, 0.0), (50.0, 0.0), (50.0, 50.0)],
-                occupants: vec![
-                    traffic_meta::ZoneOccupant { track_id: 4, class: "car".into(), dwell: 12.3456 },
-                    traffic_meta::ZoneOccupant { track_id: 9, class: "car".into(), dwell: 1.0 },
-                ],
-                entries: vec![("car".into(), 5)],
-            }],
-            zone_events: vec![traffic_meta::ZoneEvent {
-                zone: "lot".into(),
-                kind: traffic_meta::ZoneEventKind::Exit,
-                track_id: 2,
-                class: "truck".into(),
-                dwell: 7.00049,
-                plate: Some("XY9".into()),
-            }],
-        };
-        let v = frame_json(3, Some(gst::ClockTime::from_mseconds(40)), size, &[car, plate], Some(&counts));
-        assert_eq!(v["zones"]["lot"]["occupancy"]["car"], 2);
-        assert_eq!(v["zones"]["lot"]["occupants"][0], json!({"track_id": 4, "class": "car", "dwell": 12.346}));
-        assert_eq!(v["zones"]["lot"]["entries"]["car"], 5);
-        assert_eq!(
-            v["zone_events"],
-            json!([{"zone": "lot", "event": "exit", "track_id": 2, "class": "truck", "dwell": 7.0, "plate": "XY9"}])
-        );
-        assert_eq!(v["crossings"][0]["track_id"], 4);
-        assert_eq!(v["totals"]["road"]["car"]["down"], 2);
-        assert_eq!(v["frame"], 3);
-        assert_eq!(v["pts"], 40_000_000u64);
-        let objs = v["objects"].as_array().unwrap();
-        assert_eq!(objs.len(), 1);
-        assert_eq!(objs[0]["class"], "car");
-        assert_eq!(objs[0]["confidence"], 0.877);
-        assert_eq!(objs[0]["box"], json!([1.0, 2.0, 30.12, 40.0]));
-        assert_eq!(objs[0]["track_id"], 4);
-        assert_eq!(objs[0]["plate"]["track_text"], "AB12");
     }
 }

@@ -1,12 +1,28 @@
 //! `trafficpublish`: every frame's metadata as one JSON line, and events (crossings, zone
-//! entries and exits, plates, a summary) as JSON lines and to a Redis stream, delivered at
-//! least once.
+//! entries and exits, plates, a summary) as JSON lines, to a Redis stream and to MQTT, delivered
+//! at least once.
+//!
+//! Brokers:
+//! - `redis-url=redis[s]://[[user]:password@]host[:port][/db]`: each event is one entry
+//!   (`XADD stream MAXLEN ~ stream-maxlen * event <json>`) of `stream`; `rediss://` is TLS.
+//! - `mqtt-url=mqtt[s]://[user[:password]@]host[:port][?client_id=ID]`: each event is one
+//!   message at QoS 1 on `mqtt-topic` (default `traffic/{source}/events`, `{source}` being the
+//!   `source` property, or `default`); `mqtts://` is TLS. Without `client_id` a unique one is
+//!   made.
+//!
+//! Every event goes to each broker set, from a thread per broker, through a spool file
+//! (`spool`; MQTT's is `<spool>.mqtt` when Redis is set too): an event leaves the spool only once
+//! the broker acknowledged it (the XADD reply, the PUBACK), so an outage or a restart of the
+//! broker loses nothing, and the next run sends what this one could not. A broker that refuses
+//! us for a reason no retry can mend (credentials, a key of another type) is posted as an error.
 
 use gst::glib;
 use gst::prelude::*;
 
 mod events;
+mod frame_json;
 mod imp;
+mod mqtt;
 mod redis;
 mod sender;
 mod spool;

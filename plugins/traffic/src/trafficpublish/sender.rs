@@ -1,6 +1,7 @@
-//! Delivers events to a Redis stream from a thread of its own, so the streaming thread never
-//! waits on the network. Events go through the spool whenever it is not empty or Redis is
-//! unreachable, so they reach the stream in the order they were made, at least once.
+//! Delivers events to a broker (a Redis stream, an MQTT topic) from a thread of its own, so the
+//! streaming thread never waits on the network. Events go through the spool whenever it is not
+//! empty or the broker is unreachable, so they reach it in the order they were made, at least
+//! once: an event leaves the spool only once the broker has acknowledged it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,7 +10,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::redis::{is_configuration_reply, server_reply, Connection, RedisUrl};
 use super::spool::Spool;
 
 /// Events queued between the streaming thread and the sender. Events are a few per second; the
@@ -18,23 +18,41 @@ use super::spool::Spool;
 const QUEUE_LEN: usize = 4096;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The stream entry's only field: the event as JSON.
-pub const EVENT_FIELD: &str = "event";
+
+/// Why a connection or a delivery failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The broker cannot be reached, or the connection broke: an outage, waited out.
+    Unreachable(String),
+    /// The broker answered and said no. `settings`: no retry can help (wrong or missing
+    /// credentials, a key of another type, ...), so it is an error the application must see.
+    Refused { reply: String, settings: bool },
+}
+
+/// One broker protocol. Methods block at most about one network timeout.
+pub trait Transport: Send + 'static {
+    /// The protocol's name ("Redis", "MQTT").
+    fn name(&self) -> &'static str;
+    /// Where events go, for logs and messages (never with a password).
+    fn describe(&self) -> String;
+    /// Opens a connection (replacing any open one) and checks the broker accepts us.
+    fn connect(&mut self) -> Result<(), Failure>;
+    /// Delivers one event on the open connection; Ok only once the broker has acknowledged it.
+    /// On an error the connection is closed.
+    fn deliver(&mut self, event: &str) -> Result<(), Failure>;
+    fn is_connected(&self) -> bool;
+}
 
 pub struct Config {
-    pub url: RedisUrl,
-    pub stream: String,
-    pub maxlen: u64,
     pub spool: PathBuf,
     pub spool_max_events: usize,
-    pub timeout: Duration,
 }
 
 /// What the sender did so far, readable from any thread.
 #[derive(Default)]
 pub struct Stats {
     pub sent: AtomicU64,
-    /// Events that went through the spool (Redis unreachable, or earlier events still waiting).
+    /// Events that went through the spool (the broker unreachable, or earlier events still waiting).
     pub spooled: AtomicU64,
     /// Events waiting in the spool now.
     pub pending: AtomicU64,
@@ -60,6 +78,8 @@ enum Message {
 }
 
 pub struct Sender {
+    /// The transport's name, for messages.
+    name: &'static str,
     queue: Option<SyncSender<Message>>,
     thread: Option<JoinHandle<()>>,
     stats: Arc<Stats>,
@@ -68,8 +88,13 @@ pub struct Sender {
 
 impl Sender {
     /// Opens the spool (its events from an earlier run are sent first) and starts the thread.
-    /// Redis need not be up: the thread connects, and reconnects, on its own.
-    pub fn start(config: Config, stats: Arc<Stats>, log: Arc<dyn Log + Sync>) -> std::io::Result<Sender> {
+    /// The broker need not be up: the thread connects, and reconnects, on its own.
+    pub fn start(
+        transport: Box<dyn Transport>,
+        config: Config,
+        stats: Arc<Stats>,
+        log: Arc<dyn Log + Sync>,
+    ) -> std::io::Result<Sender> {
         let spool = Spool::open(&config.spool, config.spool_max_events)?;
         if spool.skipped() > 0 {
             log.warning(&format!(
@@ -95,18 +120,24 @@ impl Sender {
         stats.dropped.fetch_add(spool.dropped(), Ordering::Relaxed);
         stats.pending.store(spool.len() as u64, Ordering::Relaxed);
         let (queue, rx) = mpsc::sync_channel(QUEUE_LEN);
+        let name = transport.name();
+        let thread_name = format!("trafficpublish-{}", name.to_lowercase());
         let worker = Worker {
+            transport,
             config,
             spool,
-            conn: None,
             backoff: MIN_BACKOFF,
             next_try: Instant::now(),
             stats: stats.clone(),
             log: log.clone(),
             refused: None,
         };
-        let thread = std::thread::Builder::new().name("trafficpublish-redis".into()).spawn(move || worker.run(rx))?;
-        Ok(Sender { queue: Some(queue), thread: Some(thread), stats, log })
+        let thread = std::thread::Builder::new().name(thread_name).spawn(move || worker.run(rx))?;
+        Ok(Sender { name, queue: Some(queue), thread: Some(thread), stats, log })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// Queues an event without waiting; false (and counted as dropped) if the queue is full.
@@ -115,13 +146,13 @@ impl Sender {
         match queue.try_send(Message::Event(event)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                count_drop(&self.stats, &*self.log, &format!("the Redis sender is {QUEUE_LEN} events behind"));
+                count_drop(&self.stats, &*self.log, &format!("the {} sender is {QUEUE_LEN} events behind", self.name));
                 false
             }
         }
     }
 
-    /// Waits until every queued and spooled event is in Redis, or `timeout` passed; returns how
+    /// Waits until every queued and spooled event is delivered, or `timeout` passed; returns how
     /// many are left in the spool (they stay there for a later run).
     pub fn flush(&self, timeout: Duration) -> usize {
         let Some(queue) = &self.queue else { return 0 };
@@ -157,14 +188,14 @@ fn count_drop(stats: &Stats, log: &dyn Log, why: &str) {
 }
 
 struct Worker {
+    transport: Box<dyn Transport>,
     config: Config,
     spool: Spool,
-    conn: Option<Connection>,
     backoff: Duration,
     next_try: Instant,
     stats: Arc<Stats>,
     log: Arc<dyn Log + Sync>,
-    /// The last reply by which Redis refused us, so that each refusal is said once.
+    /// The last reply by which the broker refused us, so that each refusal is said once.
     refused: Option<String>,
 }
 
@@ -194,7 +225,7 @@ impl Worker {
 
     /// Sends directly when nothing waits before this event, else appends it to the spool.
     fn deliver(&mut self, event: String) {
-        if self.spool.is_empty() && self.connection().is_some() && self.xadd(&event) {
+        if self.spool.is_empty() && self.connected() && self.send(&event) {
             return;
         }
         self.stats.spooled.fetch_add(1, Ordering::Relaxed);
@@ -214,10 +245,10 @@ impl Worker {
         self.stats.pending.store(self.spool.len() as u64, Ordering::Relaxed);
     }
 
-    /// Sends spooled events, oldest first, while Redis takes them.
+    /// Sends spooled events, oldest first, while the broker takes them.
     fn deliver_spool(&mut self) {
         while let Some(event) = self.spool.front().map(str::to_string) {
-            if self.connection().is_none() || !self.xadd(&event) {
+            if !self.connected() || !self.send(&event) {
                 break;
             }
             if let Err(e) = self.spool.pop_front() {
@@ -238,61 +269,65 @@ impl Worker {
         }
     }
 
-    /// The open connection, or a new one when the backoff allows a try.
-    fn connection(&mut self) -> Option<&mut Connection> {
-        if self.conn.is_none() && Instant::now() >= self.next_try {
-            match Connection::open(&self.config.url, self.config.timeout) {
-                Ok(conn) => {
-                    self.log.info(&format!("connected to {}", self.config.url));
-                    self.conn = Some(conn);
+    /// Whether a connection is open, opening one when the backoff allows a try.
+    fn connected(&mut self) -> bool {
+        if !self.transport.is_connected() && Instant::now() >= self.next_try {
+            match self.transport.connect() {
+                Ok(()) => {
+                    self.log.info(&format!("connected to {}", self.transport.describe()));
                     self.backoff = MIN_BACKOFF;
                     self.refused = None;
                     self.stats.connected.store(true, Ordering::Relaxed);
                 }
-                Err(e) => self.failed(&format!("cannot connect to {}", self.config.url), &e),
+                Err(e) => self.failed(&format!("cannot connect to {}", self.transport.describe()), e),
             }
         }
-        self.conn.as_mut()
+        self.transport.is_connected()
     }
 
-    fn xadd(&mut self, event: &str) -> bool {
-        let Some(conn) = self.conn.as_mut() else { return false };
-        match conn.xadd(&self.config.stream, self.config.maxlen, &[(EVENT_FIELD, event)]) {
-            Ok(_) => {
+    /// Delivers one event. A connection found broken (the broker or a NAT closed it while idle)
+    /// is reopened once at once: only when that fails too is it an outage.
+    fn send(&mut self, event: &str) -> bool {
+        let mut result = self.transport.deliver(event);
+        if matches!(result, Err(Failure::Unreachable(_))) && self.transport.connect().is_ok() {
+            result = self.transport.deliver(event);
+        }
+        match result {
+            Ok(()) => {
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 true
             }
             Err(e) => {
-                self.conn = None;
-                self.failed(&format!("XADD to {} failed", self.config.url), &e);
+                self.failed(&format!("sending to {} failed", self.transport.describe()), e);
                 false
             }
         }
     }
 
-    /// A connection or XADD failed. Redis may be unreachable (an outage: warned once, retried),
-    /// or up and refusing: its reply is said once, as an error where no retry can help (wrong or
-    /// missing credentials, a stream key of another type, no such database), else as a warning.
-    /// Either way the events wait in the spool and retries go on, less often each time.
-    fn failed(&mut self, what: &str, e: &std::io::Error) {
-        match server_reply(e) {
-            Some(reply) => {
-                if self.refused.as_deref() != Some(reply) {
+    /// A connection or a delivery failed. The broker may be unreachable (an outage: warned once,
+    /// retried), or up and refusing: its reply is said once, as an error where no retry can help,
+    /// else as a warning. Either way the events wait in the spool and retries go on, less often
+    /// each time.
+    fn failed(&mut self, what: &str, failure: Failure) {
+        match failure {
+            Failure::Refused { reply, settings } => {
+                if self.refused.as_deref() != Some(&reply) {
                     let msg = format!(
-                        "{what}: Redis answered '{reply}'; events wait in {} until it accepts them",
+                        "{what}: {} answered '{reply}'; events wait in {} until it accepts them",
+                        self.transport.name(),
                         self.config.spool.display()
                     );
-                    if is_configuration_reply(reply) {
+                    if settings {
                         self.log.error(&msg);
                     } else {
                         self.log.warning(&msg);
                     }
-                    self.refused = Some(reply.to_string());
+                    self.refused = Some(reply);
                 }
                 self.stats.connected.store(false, Ordering::Relaxed);
                 self.retry_later();
             }
-            None => self.lost(&format!("{what}: {e}")),
+            Failure::Unreachable(why) => self.lost(&format!("{what}: {why}")),
         }
     }
 
@@ -301,7 +336,7 @@ impl Worker {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
-    /// Redis is unreachable: warn once per outage, retry later, less often each time.
+    /// The broker is unreachable: warn once per outage, retry later, less often each time.
     fn lost(&mut self, why: &str) {
         if self.stats.connected.swap(false, Ordering::Relaxed) || self.backoff == MIN_BACKOFF {
             self.log.warning(&format!("{why}; spooling events to {} until it is back", self.config.spool.display()));

@@ -16,6 +16,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_MODEL: &str = "yolov8n.onnx";
 const DEFAULT_CLASSES: &str = "car,motorcycle,bus,truck";
+/// Seen from a high pole, a car's score splits between car and truck and both stay under
+/// the threshold; added up they make one confident vehicle (BENCHMARKS.md, issue 16).
+const DEFAULT_MERGED_CLASSES: &str = DEFAULT_CLASSES;
 
 #[derive(Clone, Debug)]
 struct Settings {
@@ -26,6 +29,7 @@ struct Settings {
     iou_threshold: f64,
     classes: String,
     agnostic_nms: bool,
+    merged_classes: String,
     interval: u32,
     threads: u32,
     input_size: u32,
@@ -43,6 +47,7 @@ impl Default for Settings {
             // Measured on NGSIM: class-aware NMS leaves a car box and a truck box on the same
             // vehicle (precision 0.92 -> 0.996 at equal recall); counting needs one box.
             agnostic_nms: true,
+            merged_classes: DEFAULT_MERGED_CLASSES.into(),
             interval: 1,
             threads: 0,
             input_size: 640,
@@ -72,6 +77,13 @@ impl Settings {
             threads: self.threads as usize,
             classes: ClassFilter::parse(&self.classes),
             agnostic_nms: self.agnostic_nms,
+            merged_classes: self
+                .merged_classes
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
             spinning: self.allow_spinning,
             ..DetectorConfig::default()
         })
@@ -171,6 +183,12 @@ impl ObjectImpl for YoloDetect {
                     .default_value(d.agnostic_nms)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("merged-classes")
+                    .nick("Merged classes")
+                    .blurb("Comma-separated classes whose scores add up into one score per box, labelled by the largest (a vehicle that is half car, half truck is one confident car); empty: each class scored on its own, as Ultralytics does")
+                    .default_value(Some(DEFAULT_MERGED_CLASSES))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Run the model on every Nth frame; mottracker carries the boxes over the frames between")
@@ -220,6 +238,7 @@ impl ObjectImpl for YoloDetect {
                 s.classes = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_CLASSES.into())
             }
             "agnostic-nms" => s.agnostic_nms = value.get().unwrap_or(s.agnostic_nms),
+            "merged-classes" => s.merged_classes = value.get::<Option<String>>().ok().flatten().unwrap_or_default(),
             "interval" => s.interval = value.get().unwrap_or(s.interval),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
             "allow-spinning" => s.allow_spinning = value.get().unwrap_or(s.allow_spinning),
@@ -246,6 +265,7 @@ impl ObjectImpl for YoloDetect {
             "iou-threshold" => s.iou_threshold.to_value(),
             "classes" => s.classes.to_value(),
             "agnostic-nms" => s.agnostic_nms.to_value(),
+            "merged-classes" => s.merged_classes.to_value(),
             "interval" => s.interval.to_value(),
             "threads" => s.threads.to_value(),
             "allow-spinning" => s.allow_spinning.to_value(),
