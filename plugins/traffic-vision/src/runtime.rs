@@ -5,7 +5,8 @@ use std::sync::Mutex;
 
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
+use ort::session::{Session, SessionOutputs};
+use ort::value::TensorRef;
 
 use crate::VisionError;
 
@@ -78,4 +79,28 @@ pub fn session(model: &Path, threads: usize, spinning: bool) -> Result<Session, 
         builder = builder.with_intra_threads(threads)?;
     }
     builder.commit_from_file(model).map_err(|e| VisionError::Model(format!("{}: {e}", model.display())))
+}
+
+/// Runs `session` on the float32 image tensor `input` of `shape` under `input_name`; converted
+/// into `half` first when given (a model whose input is float16).
+pub fn run_image<'s>(
+    session: &'s mut Session,
+    input_name: &str,
+    shape: [usize; 4],
+    input: &[f32],
+    half: Option<&mut Vec<half::f16>>,
+) -> Result<SessionOutputs<'s>, VisionError> {
+    let outputs = match half {
+        Some(buf) => {
+            buf.clear();
+            buf.extend(input.iter().map(|&v| half::f16::from_f32(v)));
+            let tensor = TensorRef::from_array_view((shape, &buf[..]))?;
+            session.run(ort::inputs![input_name => tensor])?
+        }
+        None => {
+            let tensor = TensorRef::from_array_view((shape, input))?;
+            session.run(ort::inputs![input_name => tensor])?
+        }
+    };
+    Ok(outputs)
 }

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{TensorElementType, ValueType};
 
 use super::detector::parse_names;
 use super::raw_head::{self, RawMap};
-use crate::runtime::{require_file, session};
+use crate::runtime::{require_file, run_image, session};
 use crate::{nms, Detection, Frame, Letterbox, VisionError};
 
 /// Grey of the padding between an image and its batch slot, as the letterbox pads (114/255).
@@ -152,15 +152,8 @@ impl CropDetector {
         }
 
         let shape = [images.len(), 3, height, width];
-        let outputs = if self.half_input {
-            self.input_f16.clear();
-            self.input_f16.extend(self.input.iter().map(|&v| half::f16::from_f32(v)));
-            let tensor = TensorRef::from_array_view((shape, &self.input_f16[..]))?;
-            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
-        } else {
-            let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
-            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
-        };
+        let half = self.half_input.then_some(&mut self.input_f16);
+        let outputs = run_image(&mut self.session, &self.input_name, shape, &self.input, half)?;
         let mut shapes = Vec::with_capacity(self.output_names.len());
         self.outputs_f32.resize_with(self.output_names.len(), Vec::new);
         for (name, buf) in self.output_names.iter().zip(self.outputs_f32.iter_mut()) {

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{TensorElementType, ValueType};
 
-use crate::runtime::{require_file, session};
+use crate::runtime::{require_file, run_image, session};
 use crate::{nms, Detection, Frame, Letterbox, OutputLayout, VisionError};
 
 /// Which classes to report.
@@ -265,15 +265,8 @@ impl YoloDetector {
         let t1 = Instant::now();
 
         let shape = [1usize, 3, lb.dst_h, lb.dst_w];
-        let outputs = if self.half_input {
-            self.input_f16.clear();
-            self.input_f16.extend(self.input.iter().map(|&v| half::f16::from_f32(v)));
-            let tensor = TensorRef::from_array_view((shape, &self.input_f16[..]))?;
-            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
-        } else {
-            let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
-            self.session.run(ort::inputs![self.input_name.as_str() => tensor])?
-        };
+        let half = self.half_input.then_some(&mut self.input_f16);
+        let outputs = run_image(&mut self.session, &self.input_name, shape, &self.input, half)?;
         let t2 = Instant::now();
 
         let output = outputs
