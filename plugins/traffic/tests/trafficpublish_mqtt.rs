@@ -176,37 +176,7 @@ impl Publisher {
         for _ in 0..n {
             let i = self.frames;
             self.frames += 1;
-            let mut buffer = gst::Buffer::with_size(64 * 48 * 3).unwrap();
-            {
-                let b = buffer.get_mut().unwrap();
-                b.set_pts(gst::ClockTime::from_mseconds(40 * i));
-                // The line's running total, as linecounter attaches it: the summary counts from it.
-                let counts = traffic_meta::Counts {
-                    lines: vec![traffic_meta::LineTotals {
-                        name: "road".into(),
-                        start: (0.0, 24.0),
-                        end: (64.0, 24.0),
-                        in_name: "in".into(),
-                        out_name: "out".into(),
-                        totals: vec![traffic_meta::ClassTotal {
-                            class: "car".into(),
-                            direction: "in".into(),
-                            count: i + 1,
-                        }],
-                    }],
-                    crossings: vec![traffic_meta::Crossing {
-                        line: "road".into(),
-                        direction: "in".into(),
-                        track_id: 100 + i,
-                        class: "car".into(),
-                        ..Default::default()
-                    }],
-                    zones: vec![],
-                    zone_events: vec![],
-                };
-                traffic_meta::set_counts(b, &counts);
-            }
-            self.h.push_and_pull(buffer).expect("passes the frame through");
+            self.h.push_and_pull(crossing_frame(i)).expect("passes the frame through");
         }
     }
 

@@ -320,36 +320,7 @@ fn run_crossings(url: &str, spool: &Path, frames: u64, props: &str) -> gst::Stru
     h.set_src_caps_str("video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
     h.play();
     for i in 0..frames {
-        let mut buffer = gst::Buffer::with_size(64 * 48 * 3).unwrap();
-        {
-            let b = buffer.get_mut().unwrap();
-            b.set_pts(gst::ClockTime::from_mseconds(40 * i));
-            let counts = traffic_meta::Counts {
-                lines: vec![traffic_meta::LineTotals {
-                    name: "road".into(),
-                    start: (0.0, 24.0),
-                    end: (64.0, 24.0),
-                    in_name: "in".into(),
-                    out_name: "out".into(),
-                    totals: vec![traffic_meta::ClassTotal {
-                        class: "car".into(),
-                        direction: "in".into(),
-                        count: i + 1,
-                    }],
-                }],
-                crossings: vec![traffic_meta::Crossing {
-                    line: "road".into(),
-                    direction: "in".into(),
-                    track_id: 100 + i,
-                    class: "car".into(),
-                    ..Default::default()
-                }],
-                zones: vec![],
-                zone_events: vec![],
-            };
-            traffic_meta::set_counts(b, &counts);
-        }
-        h.push_and_pull(buffer).expect("passes the frame through");
+        h.push_and_pull(crossing_frame(i)).expect("passes the frame through");
     }
     h.push_event(gst::event::Eos::new());
     let stats = publish.property::<gst::Structure>("stats");

@@ -96,3 +96,33 @@ pub fn plugin_dir() -> std::path::PathBuf {
     std::fs::copy(&built, dir.join("libgsttraffic.so")).expect("copy the plugin");
     dir
 }
+
+/// A 64x48 RGB frame at 40 ms x `i` on which track `100 + i` crosses line `road` inward, with
+/// the line's running total after it (`i + 1`), as linecounter attaches them: what the
+/// publisher tests send.
+pub fn crossing_frame(i: u64) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(64 * 48 * 3).unwrap();
+    let b = buffer.get_mut().unwrap();
+    b.set_pts(gst::ClockTime::from_mseconds(40 * i));
+    let counts = traffic_meta::Counts {
+        lines: vec![traffic_meta::LineTotals {
+            name: "road".into(),
+            start: (0.0, 24.0),
+            end: (64.0, 24.0),
+            in_name: "in".into(),
+            out_name: "out".into(),
+            totals: vec![traffic_meta::ClassTotal { class: "car".into(), direction: "in".into(), count: i + 1 }],
+        }],
+        crossings: vec![traffic_meta::Crossing {
+            line: "road".into(),
+            direction: "in".into(),
+            track_id: 100 + i,
+            class: "car".into(),
+            ..Default::default()
+        }],
+        zones: vec![],
+        zone_events: vec![],
+    };
+    traffic_meta::set_counts(b, &counts);
+    buffer
+}
