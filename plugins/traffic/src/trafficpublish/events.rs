@@ -317,18 +317,21 @@ mod tests {
         }
     }
 
+    /// Track 7, a car, crossing `street` towards `direction`.
+    fn car_crossing(direction: &str) -> Crossing {
+        Crossing {
+            line: "street".into(),
+            direction: direction.into(),
+            track_id: 7,
+            class: "car".into(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_wrong_way_crossing_also_alarms_and_bins_are_events() {
         let mut src = EventSource::new(EventKinds::all(), None);
-        let crossing = Crossing {
-            line: "street".into(),
-            direction: "up".into(),
-            track_id: 7,
-            class: "car".into(),
-            speed_kmh: Some(31.23456),
-            wrong_way: true,
-            ..Default::default()
-        };
+        let crossing = Crossing { speed_kmh: Some(31.23456), wrong_way: true, ..car_crossing("up") };
         let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
         let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["crossing", "wrong-way"]);
@@ -355,13 +358,7 @@ mod tests {
     #[test]
     fn a_crossing_event_per_crossing_with_the_line_totals() {
         let mut src = EventSource::new(EventKinds::all(), Some("cam1".into()));
-        let crossing = Crossing {
-            line: "street".into(),
-            direction: "down".into(),
-            track_id: 7,
-            class: "car".into(),
-            ..Default::default()
-        };
+        let crossing = car_crossing("down");
         assert!(src.frame(0, Some(0), &[], Some(&counts(vec![], 0))).is_empty());
         let events = src.frame(1, Some(40), &[], Some(&counts(vec![crossing], 1)));
         assert_eq!(events.len(), 1);
@@ -446,13 +443,7 @@ mod tests {
     #[test]
     fn unselected_kinds_make_no_events() {
         let mut src = EventSource::new(EventKinds::PLATE, None);
-        let crossing = Crossing {
-            line: "street".into(),
-            direction: "down".into(),
-            track_id: 7,
-            class: "car".into(),
-            ..Default::default()
-        };
+        let crossing = car_crossing("down");
         assert!(src.frame(0, None, &[], Some(&counts(vec![crossing], 1))).is_empty());
         assert!(src.summary().is_none());
     }
