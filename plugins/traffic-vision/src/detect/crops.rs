@@ -10,7 +10,7 @@ use ort::value::{TensorElementType, ValueType};
 
 use super::detector::parse_names;
 use super::raw_head::{self, RawMap};
-use crate::runtime::{require_file, run_image, session};
+use crate::runtime::{require_file, run_image, session, SharedSession};
 use crate::{nms, Detection, Frame, Letterbox, VisionError};
 
 /// Grey of the padding between an image and its batch slot, as the letterbox pads (114/255).
@@ -45,7 +45,7 @@ impl Default for CropDetectorConfig {
 }
 
 pub struct CropDetector {
-    session: Session,
+    session: SharedSession,
     input_name: String,
     output_names: Vec<String>,
     half_input: bool,
@@ -69,7 +69,8 @@ impl CropDetector {
                 config.max_input
             )));
         }
-        let session = session(model, config.threads, false)?;
+        let shared = session(model, config.threads, false)?;
+        let session = shared.lock()?;
         let Some((input_name, half_input)) = dynamic_image_input(&session) else {
             return Ok(None);
         };
@@ -89,8 +90,9 @@ impl CropDetector {
         if names.is_empty() {
             return Err(VisionError::Model(format!("{}: a raw-head model must name its classes", model.display())));
         }
+        drop(session);
         let mut detector = CropDetector {
-            session,
+            session: shared,
             input_name,
             output_names,
             half_input,
@@ -153,7 +155,8 @@ impl CropDetector {
 
         let shape = [images.len(), 3, height, width];
         let half = self.half_input.then_some(&mut self.input_f16);
-        let outputs = run_image(&mut self.session, &self.input_name, shape, &self.input, half)?;
+        let mut session = self.session.lock()?;
+        let outputs = run_image(&mut session, &self.input_name, shape, &self.input, half)?;
         let mut shapes = Vec::with_capacity(self.output_names.len());
         self.outputs_f32.resize_with(self.output_names.len(), Vec::new);
         for (name, buf) in self.output_names.iter().zip(self.outputs_f32.iter_mut()) {

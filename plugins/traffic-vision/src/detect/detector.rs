@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 
-use crate::runtime::{require_file, run_image, session};
+use crate::runtime::{require_file, run_image, session, SharedSession};
 use crate::{nms, Detection, Frame, Letterbox, OutputLayout, VisionError};
 
 /// Which classes to report.
@@ -108,7 +108,7 @@ pub struct StageTimes {
 }
 
 pub struct YoloDetector {
-    session: Session,
+    session: SharedSession,
     input_name: String,
     output_name: String,
     names: Vec<String>,
@@ -137,8 +137,8 @@ pub struct YoloDetector {
 impl YoloDetector {
     pub fn load(config: DetectorConfig) -> Result<Self, VisionError> {
         require_file("YOLO model", &config.model)?;
-        let session = session(&config.model, config.threads, config.spinning)?;
-
+        let shared = session(&config.model, config.threads, config.spinning)?;
+        let session = shared.lock()?;
         let (input_name, fixed_input, half_input) = image_input(&session, &config.model)?;
         let output_name = session
             .outputs()
@@ -153,8 +153,9 @@ impl YoloDetector {
             };
             (names, metadata.custom("stride").and_then(|s| s.trim().parse().ok()).unwrap_or(32))
         };
+        drop(session);
         let mut detector = YoloDetector {
-            session,
+            session: shared,
             input_name,
             output_name,
             names,
@@ -266,7 +267,8 @@ impl YoloDetector {
 
         let shape = [1usize, 3, lb.dst_h, lb.dst_w];
         let half = self.half_input.then_some(&mut self.input_f16);
-        let outputs = run_image(&mut self.session, &self.input_name, shape, &self.input, half)?;
+        let mut session = self.session.lock()?;
+        let outputs = run_image(&mut session, &self.input_name, shape, &self.input, half)?;
         let t2 = Instant::now();
 
         let output = outputs

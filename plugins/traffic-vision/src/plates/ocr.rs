@@ -9,10 +9,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::runtime::{require_file, session};
+use crate::runtime::{require_file, session, SharedSession};
 use crate::{Frame, Letterbox, VisionError};
 
 /// Input height of PaddleOCR recognisers.
@@ -247,7 +246,7 @@ pub struct OcrTimes {
 }
 
 pub struct TextRecognizer {
-    session: Session,
+    session: SharedSession,
     input_name: String,
     decoder: CtcDecoder,
     pattern: Option<Pattern>,
@@ -260,7 +259,8 @@ pub struct TextRecognizer {
 impl TextRecognizer {
     pub fn load(config: OcrConfig) -> Result<Self, VisionError> {
         require_file("text recognition model", &config.model)?;
-        let session = session(&config.model, config.threads, false)?;
+        let shared = session(&config.model, config.threads, false)?;
+        let session = shared.lock()?;
         let input_name = match session.inputs() {
             [input] => input.name().to_string(),
             inputs => {
@@ -284,6 +284,7 @@ impl TextRecognizer {
             symbols.push(" ".into());
             symbols
         };
+        drop(session);
         let allowed = expand_charset(&config.charset);
         if allowed.is_empty() {
             return Err(VisionError::Config("the charset is empty".into()));
@@ -294,7 +295,7 @@ impl TextRecognizer {
             None => None,
         };
         let mut rec = TextRecognizer {
-            session,
+            session: shared,
             input_name,
             decoder,
             pattern,
@@ -349,7 +350,8 @@ impl TextRecognizer {
         let t1 = Instant::now();
         let shape = [n, 3, REC_HEIGHT, batch_w];
         let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor])?;
+        let mut session = self.session.lock()?;
+        let outputs = session.run(ort::inputs![self.input_name.as_str() => tensor])?;
         let t2 = Instant::now();
         let (out_shape, data) = outputs[0]
             .try_extract_tensor::<f32>()
