@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Address the HTTP API and dashboard listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Threads one inference call uses, on the pool every camera's models share (0: one per
+    /// core). 1 runs one call per core at once: the most frames per machine with many cameras.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub inference_threads: usize,
     /// More log output (-vv: trace); RUST_LOG overrides it.
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,

@@ -325,6 +325,12 @@ fn sigint_finishes_every_cameras_outputs() {
     service.wait_until(Duration::from_secs(300), "frames on both cameras", || {
         service.cameras().values().all(|c| c["frames"].as_u64() > Some(30))
     });
+    // The two cameras' detectors share the model: one entry, two users, a session per concurrent call.
+    let metrics = service.get("/metrics").text();
+    let model = [("model", "yolov8n.onnx")];
+    assert_eq!(metrics.matches("traffic_model_users{").count(), 1, "{metrics}");
+    assert_eq!(metric(&metrics, "traffic_model_users", &model), 2, "{metrics}");
+    assert!((1..=2).contains(&metric(&metrics, "traffic_model_sessions", &model)), "{metrics}");
     send_signal(service.child.id(), "-INT");
     let started = Instant::now();
     let status = loop {

@@ -31,6 +31,18 @@ pub fn render<'a>(cameras: impl Iterator<Item = &'a Camera>) -> Result<String, S
     let occupancy =
         gauge(&registry, "traffic_zone_occupancy", "Tracks inside a zone now", &["camera", "zone", "class"])?;
     let spooled = gauge(&registry, "traffic_events_spooled", "Events waiting in the spool for Redis", &["camera"])?;
+    let sessions = gauge(
+        &registry,
+        "traffic_model_sessions",
+        "Inference sessions of a model (calls it can run at once)",
+        &["model"],
+    )?;
+    let users = gauge(&registry, "traffic_model_users", "Elements sharing those sessions", &["model"])?;
+    for used in traffic_vision::runtime::models_in_use() {
+        let name = used.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        sessions.with_label_values(&[name.as_str()]).add(i64::try_from(used.sessions).unwrap_or(i64::MAX));
+        users.with_label_values(&[name.as_str()]).add(i64::try_from(used.users).unwrap_or(i64::MAX));
+    }
     for camera in cameras {
         let status = camera.status();
         let id = status.id.as_str();

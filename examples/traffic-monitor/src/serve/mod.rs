@@ -52,6 +52,10 @@ pub fn main(args: &ServeArgs) -> ExitCode {
     if let Err(e) = crate::init_gstreamer() {
         return crate::fail(&e, 1);
     }
+    // Models load once per process (`traffic_vision::runtime::session`) and run on one pool.
+    if let Err(e) = traffic_vision::runtime::use_one_thread_pool(args.inference_threads) {
+        return crate::fail(&e.to_string(), 1);
+    }
     let service = Arc::new(Service { fleet, cameras: Mutex::new(BTreeMap::new()) });
     for c in configs {
         // A camera that cannot start (a missing file, a locked folder) is listed as failed.
