@@ -80,9 +80,9 @@ fn gst_command(tool: &str) -> Command {
 
 #[test]
 fn plugin_loads_and_fails_clearly_without_onnx_runtime() {
-    let missing = "/nonexistent/libonnxruntime.so.1.32.0";
+    let missing = format!("/nonexistent/{}", traffic_vision::runtime::ORT_LIBRARY);
     // The plugin registers even without the runtime library: gst-inspect documents the element.
-    let inspect = gst_command("gst-inspect-1.0").env("ORT_DYLIB_PATH", missing).arg("yolodetect").output().unwrap();
+    let inspect = gst_command("gst-inspect-1.0").env("ORT_DYLIB_PATH", &missing).arg("yolodetect").output().unwrap();
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
     let doc = String::from_utf8_lossy(&inspect.stdout);
     for property in [
@@ -100,13 +100,13 @@ fn plugin_loads_and_fails_clearly_without_onnx_runtime() {
     }
     // Starting it names the missing file.
     let launch = gst_command("gst-launch-1.0")
-        .env("ORT_DYLIB_PATH", missing)
+        .env("ORT_DYLIB_PATH", &missing)
         .args(["videotestsrc", "num-buffers=1", "!", "yolodetect", "!", "fakesink"])
         .output()
         .unwrap();
     assert!(!launch.status.success());
     let err = String::from_utf8_lossy(&launch.stdout) + String::from_utf8_lossy(&launch.stderr);
-    assert!(err.contains(missing) && err.contains("make setup"), "{err}");
+    assert!(err.contains(missing.as_str()) && err.contains("make setup"), "{err}");
 }
 
 #[test]
