@@ -284,6 +284,27 @@ fn a_crop_larger_than_the_input_is_shrunk_to_it() {
     assert!(iou(corners(plate), EU1_BOX) >= 0.5, "plate box {:?}", plate.bbox);
 }
 
+/// Vehicles are searched at most at `max-input` (352 by default: twice `min-vehicle-size`), the
+/// whole frame of `mode=frame` at `frame-input` (640), each rounded down to the stride.
+#[test]
+fn the_frame_is_searched_at_its_own_cap() {
+    init();
+    let Some(path) = shared_data(EU1) else { return };
+    let (caps, frame) = decode(&path, "RGB");
+    let mut h = Harness::new_parse("platedetect mode=frame");
+    h.set_src_caps(caps);
+    h.play();
+    let element = h.find_element("platedetect").expect("platedetect");
+    assert_eq!(element.property::<u32>("max-input"), 352);
+    assert_eq!(element.property::<u32>("frame-input"), 640);
+    element.set_property("frame-input", 700u32);
+    assert_eq!(element.property::<u32>("frame-input"), 672, "rounded down to the stride");
+    let out = h.push_and_pull(frame).expect("a frame out");
+    let objects = objects_of(&h, &out);
+    let plate = objects.iter().find(|o| o.is_plate()).expect("a plate in the whole frame");
+    assert!(iou(corners(plate), EU1_BOX) >= 0.5, "plate box {:?}", plate.bbox);
+}
+
 /// Crops a few pixels wide, at odd offsets and sizes, reaching past the frame, or empty, and
 /// frames of odd or large sizes: searched padded, clipped or skipped, never an error.
 #[test]

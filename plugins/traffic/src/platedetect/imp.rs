@@ -35,6 +35,7 @@ struct Settings {
     done_confidence: f64,
     mode: Mode,
     max_input: u32,
+    frame_input: u32,
     min_input: u32,
     threads: u32,
 }
@@ -60,7 +61,8 @@ impl Default for Settings {
             max_interval: 160,
             done_confidence: 0.9,
             mode: Mode::Vehicles,
-            max_input: 640,
+            max_input: schedule::max_vehicle_input(),
+            frame_input: 640,
             min_input: 0,
             threads: 0,
         }
@@ -141,15 +143,18 @@ impl PlateModel {
         }
     }
 
-    /// The detections in each image, in its pixels; `inference` gets each inference's crop count and time.
+    /// The detections in each image, in its pixels, each searched at most `max_input` on its
+    /// longest side; `inference` gets each inference's crop count and time.
     fn detect(
         &mut self,
         images: &[Frame],
+        max_input: u32,
         mut inference: impl FnMut(usize, Duration),
     ) -> Result<Vec<Vec<Detection>>, VisionError> {
         let mut found = vec![Vec::new(); images.len()];
         match self {
             PlateModel::Crops(d) => {
+                d.config.max_input = max_input as usize;
                 let sizes: Vec<(usize, usize)> = images.iter().map(|f| d.input_size_for(f.width, f.height)).collect();
                 for group in crops::batches(&sizes, BATCH_SLACK) {
                     let batch: Vec<Frame> = group.iter().map(|&i| images[i]).collect();
@@ -261,10 +266,18 @@ impl ObjectImpl for PlateDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("max-input")
                     .nick("Maximum input")
-                    .blurb("Longest side of the detector input (a multiple of 32): a vehicle (or frame) is searched at its own size rounded up to 32 pixels, larger ones shrunk to this; crops of similar size run as one batch (raw-head models only)")
+                    .blurb("Longest side a vehicle is searched at (a multiple of 32): each at its own size rounded up to 32 pixels, larger ones shrunk to this; crops of similar size run as one batch (raw-head models only)")
                     .minimum(32)
                     .maximum(4096)
                     .default_value(d.max_input)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("frame-input")
+                    .nick("Frame input")
+                    .blurb("Longest side the whole frame is searched at in frame mode (a multiple of 32; raw-head models only); auto searches its frames, close-ups, like a vehicle, at max-input")
+                    .minimum(32)
+                    .maximum(4096)
+                    .default_value(d.frame_input)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-input")
@@ -300,11 +313,8 @@ impl ObjectImpl for PlateDetect {
             "max-interval" => s.max_interval = value.get().unwrap_or(s.max_interval),
             "done-confidence" => s.done_confidence = value.get().unwrap_or(s.done_confidence),
             "mode" => s.mode = value.get().unwrap_or(s.mode),
-            "max-input" => {
-                let v: u32 = value.get().unwrap_or(s.max_input);
-                // A multiple of the stride; rounded down, never below it.
-                s.max_input = (v / 32).max(1) * 32;
-            }
+            "max-input" => s.max_input = stride_multiple(value.get().unwrap_or(s.max_input)),
+            "frame-input" => s.frame_input = stride_multiple(value.get().unwrap_or(s.frame_input)),
             "min-input" => s.min_input = value.get().unwrap_or(s.min_input),
             "threads" => s.threads = value.get().unwrap_or(s.threads),
             name => gst::warning!(CAT, imp = self, "unknown property {name}"),
@@ -322,6 +332,7 @@ impl ObjectImpl for PlateDetect {
             "done-confidence" => s.done_confidence.to_value(),
             "mode" => s.mode.to_value(),
             "max-input" => s.max_input.to_value(),
+            "frame-input" => s.frame_input.to_value(),
             "min-input" => s.min_input.to_value(),
             "threads" => s.threads.to_value(),
             "stats" => lock(&self.stats).structure().to_value(),
@@ -443,7 +454,6 @@ impl BaseTransformImpl for PlateDetect {
         match &mut state.model {
             PlateModel::Crops(d) => {
                 d.config.conf_threshold = settings.conf_threshold as f32;
-                d.config.max_input = settings.max_input as usize;
                 d.config.min_input = settings.min_input as usize;
             }
             PlateModel::Whole(d) => d.set_thresholds(settings.conf_threshold as f32, 0.45),
@@ -491,12 +501,14 @@ impl BaseTransformImpl for PlateDetect {
         let plates = video::read_frame(self, buf, &info, "plate detection", |frame| {
             let mut plates = Vec::new();
             if !whole_frame {
-                plates = search_vehicles(&mut state.model, frame, &todo, record)?;
+                plates = search_vehicles(&mut state.model, frame, &todo, settings.max_input, record)?;
             }
             // auto: a frame whose vehicles showed no plate is searched whole (close-ups where the
             // vehicle box is cut by the frame or misses the plate).
             if whole_frame || (settings.mode == Mode::Auto && plates.is_empty() && searched) {
-                let dets = state.model.detect(&[*frame], record)?.pop().unwrap_or_default();
+                // auto's frames are close-ups, where the frame is the vehicle: searched as one.
+                let cap = if settings.mode == Mode::Frame { settings.frame_input } else { settings.max_input };
+                let dets = state.model.detect(&[*frame], cap, record)?.pop().unwrap_or_default();
                 plates.extend(dets.into_iter().map(|d| {
                     let parent = vehicle_around(&d, &vehicles);
                     (d, parent)
@@ -511,6 +523,11 @@ impl BaseTransformImpl for PlateDetect {
         gst::trace!(CAT, imp = self, "frame {index}: {} plates", plates.len());
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// `v` as an input side: a multiple of the stride, rounded down, never below it.
+fn stride_multiple(v: u32) -> u32 {
+    (v / 32).max(1) * 32
 }
 
 /// The whole pixels a box covers, `x, y, w, h`.
@@ -539,6 +556,7 @@ fn search_vehicles(
     model: &mut PlateModel,
     frame: &Frame,
     vehicles: &[&Vehicle],
+    max_input: u32,
     inference: impl FnMut(usize, Duration),
 ) -> Result<Vec<(Detection, i32)>, VisionError> {
     let crops = vehicles
@@ -547,7 +565,7 @@ fn search_vehicles(
         .map(|([x, y, w, h], roi_id)| frame.crop(x, y, w, h).map(|c| (c, roi_id)))
         .collect::<Result<Vec<_>, _>>()?;
     let images: Vec<Frame> = crops.iter().map(|((crop, _, _), _)| *crop).collect();
-    let found = model.detect(&images, inference)?;
+    let found = model.detect(&images, max_input, inference)?;
     Ok(crops
         .iter()
         .zip(found)
