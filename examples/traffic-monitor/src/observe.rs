@@ -2,7 +2,7 @@
 //! streaming thread: plates, zone occupancy and visits), and linecounter's crossing and summary
 //! messages (the bus).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -75,7 +75,13 @@ pub struct Observed {
     pub last_counts: Option<Counts>,
     pub plates: BTreeMap<u64, PlateSeen>,
     pub zones: BTreeMap<String, ZoneTally>,
+    /// `(stream seconds, crossings of every line so far)` where the total changed, the latest
+    /// [`CROSSING_HISTORY`]: the counts-over-time chart of a camera that runs for months.
+    pub crossing_history: VecDeque<(f64, u64)>,
 }
+
+/// Changes of the crossings total kept for the dashboard's chart.
+pub const CROSSING_HISTORY: usize = 2000;
 
 fn seconds(t: gst::ClockTime) -> f64 {
     t.nseconds() as f64 / 1e9
@@ -133,7 +139,15 @@ impl Observed {
             self.last_pts = Some(pts);
         }
         if let Some(counts) = traffic_meta::counts(buffer) {
-            self.tally_zones(&counts, self.since_start(buffer.pts()));
+            let time = self.since_start(buffer.pts());
+            self.tally_zones(&counts, time);
+            let total = counts.crossings_total();
+            if self.crossing_history.back().map(|&(_, seen)| seen) != Some(total) {
+                if self.crossing_history.len() == CROSSING_HISTORY {
+                    self.crossing_history.pop_front();
+                }
+                self.crossing_history.push_back((time, total));
+            }
             self.last_counts = Some(counts);
         }
         let Some(size) = self.size else { return };

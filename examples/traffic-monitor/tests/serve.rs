@@ -237,6 +237,13 @@ fn three_cameras_count_their_vehicles_while_failing_ones_and_api_calls_leave_the
         let cameras = service.cameras();
         ["a", "b", "c"].iter().all(|id| cameras[*id]["state"] == "ended")
     });
+    // And once ended, of its last frame, 37 s into the stream: encoded at once, not at that time.
+    let snapshot = service.get("/api/cameras/a/snapshot.jpg");
+    assert_eq!((snapshot.status, snapshot.content_type.as_str()), (200, "image/jpeg"), "{}", snapshot.text());
+    assert_eq!(
+        (&snapshot.body[..2], &snapshot.body[snapshot.body.len() - 2..]),
+        (&[0xff, 0xd8][..], &[0xff, 0xd9][..])
+    );
     let metrics = service.get("/metrics");
     assert_eq!(metrics.status, 200);
     assert!(metrics.content_type.starts_with("text/plain"), "{}", metrics.content_type);
@@ -257,6 +264,17 @@ fn three_cameras_count_their_vehicles_while_failing_ones_and_api_calls_leave_the
             serde_json::from_str(&std::fs::read_to_string(dir.join(format!("out/{id}/summary.json"))).unwrap())
                 .unwrap();
         assert_eq!(summary["lines"][0]["totals"]["down"], 8);
+        // The crossings over stream time: from 0 to 8, a step per crossing, in stream order.
+        let history = service.get(&format!("/api/cameras/{id}/counts")).json()["history"].clone();
+        let points: Vec<(f64, u64)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["seconds"].as_f64().unwrap(), p["crossings"].as_u64().unwrap()))
+            .collect();
+        assert_eq!((points[0].1, points.last().unwrap().1), (0, 8), "{id}: {points:?}");
+        assert!(points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1), "{id}: {points:?}");
+        assert!((4..=10).contains(&points.len()) && points.last().unwrap().0 > 30.0, "{id}: {points:?}");
     }
     assert_eq!(metric(&metrics, "traffic_frames_total", &[("camera", "missing")]), 0);
     assert!(metrics.contains("traffic_reconnects_total{camera=\"a\"} 0"), "{metrics}");
@@ -309,6 +327,10 @@ fn dashboard_shows_the_counts(service: &Service, dir: &Path, ids: &[&str]) {
             }
         }
         assert!(tile.contains("data-field=\"state\">ended<"), "{id}:\n{tile}");
+        // The chart draws the service's history of the crossings over stream time.
+        let history = counts["history"].as_array().unwrap();
+        let crossings = history.last().unwrap()["crossings"].as_u64().unwrap();
+        assert!(tile.contains(&format!("data-crossings=\"{crossings}\"")), "{id}: chart:\n{tile}");
     }
 }
 

@@ -9,7 +9,7 @@
 //! | `POST /api/cameras` | a `[[camera]]` table as JSON: 201 and it starts |
 //! | `GET /api/cameras/{id}` | one camera's status |
 //! | `DELETE /api/cameras/{id}` | 204 once it ended cleanly (EOS, outputs complete) |
-//! | `GET /api/cameras/{id}/counts` | totals per line, class and direction; zones |
+//! | `GET /api/cameras/{id}/counts` | totals per line, class and direction; zones; crossings over stream time |
 //! | `GET /api/cameras/{id}/snapshot.jpg` | the latest frame, annotated |
 //! | `GET /metrics` | Prometheus text format |
 

@@ -64,6 +64,16 @@ pub struct CameraCounts {
     pub frames: u64,
     pub lines: Vec<LineSummary>,
     pub zones: Vec<ZoneCounts>,
+    /// Crossings of every line over stream time, for the dashboard's chart: each change, then
+    /// the latest frame.
+    pub history: Vec<CrossingsAt>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrossingsAt {
+    /// Seconds of stream since the camera's first frame.
+    pub seconds: f64,
+    pub crossings: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,11 +199,20 @@ impl Camera {
                 ZoneCounts { zone, occupancy }
             })
             .collect();
+        let mut history: Vec<CrossingsAt> =
+            observed.crossing_history.iter().map(|&(seconds, crossings)| CrossingsAt { seconds, crossings }).collect();
+        if observed.frames > 0 {
+            history.push(CrossingsAt {
+                seconds: observed.since_start(observed.last_pts),
+                crossings: counts.crossings_total(),
+            });
+        }
         CameraCounts {
             id: lock(&self.shared.status).id.clone(),
             frames: observed.frames,
             lines: summary::lines(&counts),
             zones,
+            history,
         }
     }
 
@@ -206,10 +225,11 @@ impl Camera {
 
 /// Runs `buffer` through overlay and jpegenc: the frame as the annotated MP4 shows it.
 fn jpeg(buffer: gst::Buffer, caps: &gst::Caps) -> Result<Vec<u8>, String> {
-    let pipeline = gst::parse::launch("appsrc name=src ! overlay ! videoconvert ! jpegenc ! appsink name=sink")
-        .map_err(|e| format!("snapshot: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "snapshot: not a pipeline")?;
+    let pipeline =
+        gst::parse::launch("appsrc name=src ! overlay ! videoconvert ! jpegenc ! appsink name=sink sync=false")
+            .map_err(|e| format!("snapshot: {e}"))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| "snapshot: not a pipeline")?;
     let by_name = |name| pipeline.by_name(name).ok_or_else(|| format!("snapshot: no {name}"));
     let src = by_name("src")?.downcast::<gst_app::AppSrc>().map_err(|_| "snapshot: appsrc")?;
     let sink = by_name("sink")?.downcast::<gst_app::AppSink>().map_err(|_| "snapshot: appsink")?;
