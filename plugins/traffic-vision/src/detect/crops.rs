@@ -16,7 +16,7 @@ use crate::{nms, Detection, Frame, Letterbox, VisionError};
 /// Grey of the padding between an image and its batch slot, as the letterbox pads (114/255).
 const PAD_VALUE: f32 = 114.0 / 255.0;
 /// Strides of the three maps of a YOLOv8/11 head; inputs are multiples of the largest.
-const STRIDE: usize = 32;
+pub const STRIDE: usize = 32;
 
 #[derive(Clone, Debug)]
 pub struct CropDetectorConfig {

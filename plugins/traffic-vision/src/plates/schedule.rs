@@ -19,13 +19,14 @@ pub fn min_vehicle_side() -> u32 {
     (MIN_TEXT_HEIGHT_PX / TEXT_PER_VEHICLE_SIDE).ceil() as u32
 }
 
-/// Longest side (pixels, a multiple of the detector stride, 32) a vehicle is searched at by
+/// Longest side (pixels, a multiple of the crop detector's stride) a vehicle is searched at by
 /// default: the smallest that holds twice [`min_vehicle_side`], so that a car up to 2:1 is never
 /// shrunk below the smallest one searched at full size, whose plate that bound was chosen for.
 /// Nearer cars have larger plates; trucks and buses, whose plates are no larger, are shrunk
 /// more. Only the search is shrunk: plateocr reads the plate from the frame at full size.
 pub fn max_vehicle_input() -> u32 {
-    (2 * min_vehicle_side()).div_ceil(32) * 32
+    let stride = crate::detect::crops::STRIDE as u32;
+    (2 * min_vehicle_side()).div_ceil(stride) * stride
 }
 
 /// The vehicle's view changed enough since the last search to be worth another: it moved off

@@ -527,7 +527,8 @@ impl BaseTransformImpl for PlateDetect {
 
 /// `v` as an input side: a multiple of the stride, rounded down, never below it.
 fn stride_multiple(v: u32) -> u32 {
-    (v / 32).max(1) * 32
+    let stride = crops::STRIDE as u32;
+    (v / stride).max(1) * stride
 }
 
 /// The whole pixels a box covers, `x, y, w, h`.
