@@ -151,6 +151,37 @@ impl TrafficSrc {
         }
     }
 
+    /// Ends the preroll of a decoder found live, for the bin and the pipeline. uridecodebin's
+    /// decodebin posts ASYNC_START on its way to PAUSED, and its ASYNC_DONE may come only
+    /// after the decoder returned NO_PREROLL: GstBin 1.22 then drops it ("nothing pending";
+    /// later versions post it on), the ASYNC_START stays in this bin and in the pipeline, and
+    /// the pipeline waits for it for ever on its way to PLAYING. The bin is handed the
+    /// ASYNC_DONE the decoder dropped; it completes this element's preroll as a child's would.
+    fn settle_first_decoder(&self) {
+        let decoder = {
+            let mut st = self.state();
+            let waiting = std::mem::take(&mut st.decoder_async);
+            st.decoder.clone().filter(|_| waiting)
+        };
+        if let Some(decoder) = decoder {
+            gst::debug!(CAT, imp = self, "{} found live with its preroll pending: ending it", decoder.name());
+            self.parent_handle_message(gst::message::AsyncDone::builder().src(&decoder).build());
+        }
+    }
+
+    /// Notes the preroll of the bin's own decoder (see `settle_first_decoder`).
+    fn track_decoder_preroll(&self, message: &gst::Message) {
+        let started = match message.view() {
+            gst::MessageView::AsyncStart(_) => true,
+            gst::MessageView::AsyncDone(_) => false,
+            _ => return,
+        };
+        let mut st = self.state();
+        if st.decoder.as_ref().is_some_and(|d| message.src() == Some(d.upcast_ref::<gst::Object>())) {
+            st.decoder_async = started;
+        }
+    }
+
     /// Whether a message comes from a decoder this element drives itself (a live source's,
     /// locked out of the bin's state changes), or from inside one. The first decoder of a
     /// source found live only at PAUSED is the bin's: its async-done must still reach it.
@@ -347,6 +378,7 @@ impl ElementImpl for TrafficSrc {
                     // A live source that no scheme announced (a camera device, a test source).
                     self.state().live = true;
                     self.set_leaky(true);
+                    self.settle_first_decoder();
                 }
                 if self.state().live {
                     self.start_supervisor();
@@ -419,6 +451,7 @@ impl BinImpl for TrafficSrc {
             gst::log!(CAT, imp = self, "ignoring {:?} of a decoder driven here", message.type_());
             return;
         }
+        self.track_decoder_preroll(&message);
         if let gst::MessageView::Error(err) = message.view() {
             let src = message.src();
             let from =

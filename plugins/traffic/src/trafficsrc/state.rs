@@ -66,6 +66,9 @@ pub(super) struct State {
     /// Where the source stands; a new decoder comes at `rebuild_at` while `Reconnecting`.
     pub(super) link: SourceState,
     pub(super) decoder: Option<gst::Element>,
+    /// The bin's own decoder (a source not known live at start) posted ASYNC_START and no
+    /// ASYNC_DONE yet.
+    pub(super) decoder_async: bool,
     /// Decoders to take down on the supervisor thread (never on a streaming thread).
     pub(super) retired: Vec<gst::Element>,
     pub(super) generation: u32,
@@ -96,6 +99,7 @@ impl State {
             stop: false,
             link: SourceState::Idle,
             decoder: None,
+            decoder_async: false,
             retired: Vec::new(),
             generation: 0,
             attempt: 0,
